@@ -1,0 +1,33 @@
+"""Named defaults, in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# Limits on input, so a huge file costs a clear error rather than the machine.
+MAX_FILE_BYTES = 100 * 1024 * 1024
+MAX_TEXT_CHARS = 5_000_000
+MAX_PDF_PAGES = 2000
+
+# Verdict thresholds (documented in README "Scoring").
+APPROVE_MIN_SCORE = 70
+REJECT_BELOW_SCORE = 40
+RED_FLAG_PENALTY = 4  # points off the score per red flag
+RED_FLAG_PENALTY_MAX = 20
+
+# How many quotes a criterion shows at most.
+MAX_EVIDENCE = 4
+
+
+def data_dir(name: str) -> Path:
+    """Locate a data folder (rubrics, prompts): installed copy first, then the source checkout."""
+    override = os.environ.get(f"REVIEWER_{name.upper()}_DIR")
+    if override:
+        return Path(override)
+    installed = PACKAGE_DIR / "_data" / name
+    if installed.is_dir():
+        return installed
+    return PACKAGE_DIR.parent / name

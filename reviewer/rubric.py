@@ -1,0 +1,313 @@
+"""The rubric: YAML under rubrics/, validated on load into typed, compiled records."""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .config import data_dir
+from .errors import RubricError
+from .models import CRITERION_IDS, DOCUMENT_KINDS
+
+# The closed set of concreteness signals an aspect may require (rubrics/signals.yaml defines them).
+SignalKind = Literal["quantity", "date", "frequency", "owner", "threshold", "procedure", "system"]
+SIGNAL_KINDS: tuple[str, ...] = SignalKind.__args__  # type: ignore[attr-defined]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Strict):
+    """A string in both report languages."""
+
+    ja: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    def __call__(self, lang: str) -> str:
+        return self.ja if lang == "ja" else self.en
+
+
+class Patterns(Strict):
+    """Regular expressions, matched against the NFKC-normalised, case-folded text."""
+
+    ja: list[str] = Field(default_factory=list)
+    en: list[str] = Field(default_factory=list)
+
+    @field_validator("ja", "en")
+    @classmethod
+    def _compiles(cls, value: list[str]) -> list[str]:
+        for i, pattern in enumerate(value):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {i} {pattern!r} does not compile: {exc}") from None
+        return value
+
+    def all(self) -> list[str]:
+        return [*self.ja, *self.en]
+
+    @cached_property
+    def regex(self) -> re.Pattern[str] | None:
+        """All patterns as one alternation (None when there are none)."""
+        pats = self.all()
+        return re.compile("|".join(f"(?:{p})" for p in pats)) if pats else None
+
+    def examples(self, n: int = 6) -> str:
+        """A few patterns, readable, for 'searched for' messages."""
+        shown = [_readable(p) for p in (self.ja[: n // 2] + self.en[: n - n // 2])]
+        return ", ".join(shown)
+
+
+def _readable(pattern: str) -> str:
+    s = re.sub(r"\\[bsdwSDW]|\(\?[:!=<][^)]*\)|[()?*+^$|\[\]{}\\]", "", pattern)
+    s = re.sub(r"\.", " ", s)
+    return s.strip() or pattern
+
+
+class Aspect(Strict):
+    """One element that makes a criterion concrete, e.g. KPI's baseline."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: Text
+    patterns: Patterns
+    # Signals that must accompany the aspect in the same sentence or table row for it to count as
+    # concrete; empty means any signal will do.
+    needs: list[SignalKind] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _has_patterns(self) -> Aspect:
+        if not self.patterns.all():
+            raise ValueError("an aspect needs at least one pattern")
+        return self
+
+
+class RedFlagRule(Strict):
+    """A statement that commits to the failure pattern itself."""
+
+    id: str = Field(pattern=r"^[A-Z]+\.[a-z0-9_]+$")
+    patterns: Patterns
+    message: Text
+    kinds: list[str] | None = None  # only for these document kinds (None: all)
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, value: list[str] | None) -> list[str] | None:
+        for kind in value or []:
+            if kind not in DOCUMENT_KINDS:
+                raise ValueError(f"unknown document kind {kind!r}; valid: {', '.join(DOCUMENT_KINDS)}")
+        return value
+
+
+class Chapter(Strict):
+    number: int = Field(ge=1, le=16)
+    title: Text
+
+
+class Questions(Strict):
+    author: list[Text] = Field(min_length=1)
+    vendor: list[Text] = Field(min_length=1)
+
+
+class Criterion(Strict):
+    id: str
+    title: Text
+    chapter: Chapter
+    guards_against: Text  # the failure cause in one sentence
+    levels: dict[int, Text]
+    topic: Patterns  # naming the topic at all (level 1 at least)
+    aspects: list[Aspect] = Field(min_length=2)
+    level2: int | None = None  # concrete aspects needed for level 2 (default: see below)
+    level3: int | None = None  # concrete aspects needed for level 3
+    red_flags: list[RedFlagRule] = Field(default_factory=list)
+    recommendation: Text
+    questions: Questions
+
+    @field_validator("id")
+    @classmethod
+    def _known_id(cls, value: str) -> str:
+        if value not in CRITERION_IDS:
+            raise ValueError(f"unknown criterion id {value!r}; valid: {', '.join(CRITERION_IDS)}")
+        return value
+
+    @field_validator("levels")
+    @classmethod
+    def _four_levels(cls, value: dict[int, Text]) -> dict[int, Text]:
+        if sorted(value) != [0, 1, 2, 3]:
+            raise ValueError("levels must describe exactly 0, 1, 2 and 3")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Criterion:
+        ids = [a.id for a in self.aspects]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate aspect ids in {ids}")
+        for flag in self.red_flags:
+            if not flag.id.startswith(self.id + "."):
+                raise ValueError(f"red flag {flag.id} must start with '{self.id}.'")
+        if not 1 <= self.needed_for(2) <= self.needed_for(3) <= len(self.aspects):
+            raise ValueError("need 1 <= level2 <= level3 <= number of aspects")
+        return self
+
+    def needed_for(self, level: int) -> int:
+        """Concrete aspects needed for level 2 or 3."""
+        n = len(self.aspects)
+        if level == 3:
+            return self.level3 if self.level3 is not None else math.ceil(0.6 * n)
+        return self.level2 if self.level2 is not None else max(1, math.ceil(n / 3))
+
+
+class Signal(Strict):
+    """A kind of concrete detail: numbers with units, dates, owners, thresholds..."""
+
+    kind: SignalKind
+    title: Text
+    patterns: Patterns
+
+
+class Signals(Strict):
+    """Shared, criterion-independent patterns."""
+
+    signals: list[Signal]
+    # Sentences that defer or only name the topic: never concrete, whatever else they contain.
+    vague: Patterns
+    # Cues that negate a red-flag phrase ("完全自動化ではなく", "not a big-bang rollout").
+    negation_before: Patterns
+    negation_after: Patterns
+
+    @model_validator(mode="after")
+    def _every_kind(self) -> Signals:
+        missing = set(SIGNAL_KINDS) - {s.kind for s in self.signals}
+        if missing:
+            raise ValueError(f"no patterns for signal kinds {sorted(missing)}")
+        return self
+
+
+class Profile(Strict):
+    """Weights for one document kind."""
+
+    title: Text
+    weights: dict[str, float]
+    key: list[str] = Field(min_length=1)  # criteria that must reach level 2 to approve
+
+    @model_validator(mode="after")
+    def _all_criteria(self) -> Profile:
+        if sorted(self.weights) != sorted(CRITERION_IDS):
+            missing = sorted(set(CRITERION_IDS) - set(self.weights))
+            extra = sorted(set(self.weights) - set(CRITERION_IDS))
+            raise ValueError(f"weights must cover the 14 criteria (missing {missing}, unknown {extra})")
+        for cid in self.key:
+            if cid not in CRITERION_IDS:
+                raise ValueError(f"unknown key criterion {cid!r}")
+        return self
+
+
+class KindRule(Strict):
+    title: Patterns  # strong evidence when in the first blocks
+    body: Patterns  # weaker evidence anywhere
+
+
+class Scenario(Strict):
+    """One of the article's three failure scenarios (chapter 16)."""
+
+    id: str
+    title: Text
+    criteria: list[str] = Field(min_length=1)
+    red_flags: list[str] = Field(default_factory=list)
+
+
+class Settings(Strict):
+    """rubrics/rubric.yaml: version, profiles, kind detection, scenarios, injection cues."""
+
+    version: str
+    profiles: dict[str, Profile]
+    kinds: dict[str, KindRule]
+    scenarios: list[Scenario] = Field(min_length=3, max_length=3)
+    ai_terms: Patterns
+    injection: Patterns
+
+    @model_validator(mode="after")
+    def _kinds(self) -> Settings:
+        for name, mapping in (("profiles", self.profiles), ("kinds", self.kinds)):
+            if sorted(mapping) != sorted(DOCUMENT_KINDS):
+                raise ValueError(f"{name} must cover {', '.join(DOCUMENT_KINDS)}")
+        return self
+
+
+class Rubric(BaseModel):
+    """The whole rubric: criteria in the canonical order, signals and settings."""
+
+    model_config = ConfigDict(frozen=True)
+
+    settings: Settings
+    signals: Signals
+    criteria: list[Criterion]
+
+    @property
+    def version(self) -> str:
+        return self.settings.version
+
+    def criterion(self, cid: str) -> Criterion:
+        return next(c for c in self.criteria if c.id == cid)
+
+
+def _load_yaml(path: Path) -> object:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except OSError as exc:
+        raise RubricError(str(path), "-", f"cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "-"
+        raise RubricError(str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def _validate(model: type[BaseModel], path: Path) -> BaseModel:
+    data = _load_yaml(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "-"
+        raise RubricError(str(path), field, err["msg"]) from None
+
+
+_cache: dict[Path, Rubric] = {}
+
+
+def load_rubric(directory: Path | None = None) -> Rubric:
+    """Load and validate the rubric folder; errors name the file and the field."""
+    root = (directory or data_dir("rubrics")).resolve()
+    if root in _cache:
+        return _cache[root]
+    settings = _validate(Settings, root / "rubric.yaml")
+    signals = _validate(Signals, root / "signals.yaml")
+    by_id: dict[str, Criterion] = {}
+    for path in sorted((root / "criteria").glob("*.yaml")):
+        crit = _validate(Criterion, path)
+        assert isinstance(crit, Criterion)
+        if path.stem != crit.id:
+            raise RubricError(str(path), "id", f"file name must match the id ({crit.id}.yaml)")
+        by_id[crit.id] = crit
+    missing = [cid for cid in CRITERION_IDS if cid not in by_id]
+    if missing:
+        raise RubricError(str(root / "criteria"), "-", f"missing criteria: {', '.join(missing)}")
+    rubric = Rubric(
+        settings=settings,  # type: ignore[arg-type]
+        signals=signals,  # type: ignore[arg-type]
+        criteria=[by_id[cid] for cid in CRITERION_IDS],
+    )
+    flag_ids = {f.id for c in rubric.criteria for f in c.red_flags}
+    for sc in rubric.settings.scenarios:
+        for ref in sc.red_flags:
+            if ref not in flag_ids:
+                raise RubricError(str(root / "rubric.yaml"), f"scenarios.{sc.id}", f"unknown red flag {ref}")
+    _cache[root] = rubric
+    return rubric

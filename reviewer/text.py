@@ -1,0 +1,58 @@
+"""Text helpers shared by the stages: normalisation for matching, sentences, language."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .models import Language
+
+# NFKC leaves these alone; a pattern written with "-" or "~" should match all of them.
+# The katakana prolonged sound mark ー is a letter, not a dash, and is kept.
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2500\u30fc\uff70"
+_DASH_TABLE = {ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2500"}
+_DASH_TABLE.update({ord("\u301c"): "~", ord("\uff5e"): "~"})
+_CJK = r"\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
+_WS = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """The copy patterns match against: NFKC, case-folded, dashes and tildes unified, spaces tidied."""
+    text = unicodedata.normalize("NFKC", text).translate(_DASH_TABLE).casefold()
+    text = _WS.sub(" ", text)
+    return _SPACE_BETWEEN_CJK.sub("", text).strip()
+
+
+_JA_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def detect_language(text: str) -> Language:
+    """ja, en or mixed, from the share of Japanese characters against English words."""
+    sample = text[:200_000]
+    ja = len(_JA_CHAR.findall(sample))
+    kana = len(_KANA.findall(sample))
+    en_words = len(_LATIN_WORD.findall(sample))
+    # A Japanese word averages about two characters, an English word about five letters.
+    ja_units = ja / 2 if kana else ja / 4  # kanji without kana is more likely Chinese or labels
+    en_units = en_words
+    if ja_units == 0 and en_units == 0:
+        return "en"
+    share = ja_units / (ja_units + en_units)
+    if share >= 0.7:
+        return "ja"
+    if share <= 0.15:
+        return "en"
+    return "mixed"
+
+
+# A sentence ends at 。！？ (and ASCII .!? followed by space or end), or at a line break.
+_SENTENCE_END = re.compile(r"(?<=[。！？!?])\s*|(?<=[.])\s+(?=[\"'(\[A-Z0-9\u3040-\u9fff])|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a block into sentences, keeping the original characters."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text)]
+    return [p for p in parts if p]
