@@ -32,6 +32,8 @@ Part = Literal["body", "header", "footer", "footnote", "endnote", "comment", "te
 BlockKind = Literal["heading", "paragraph", "list_item", "table_row", "code"]
 Verdict = Literal["approve", "revise", "reject"]
 Source = Literal["rules", "llm"]
+Engine = Literal["rules", "llm", "mixed"]
+AspectState = Literal["concrete", "vague", "missing"]
 
 
 class Location(BaseModel):
@@ -122,7 +124,7 @@ class Finding(BaseModel):
 class AspectStatus(BaseModel):
     id: str
     title: str
-    status: Literal["concrete", "vague", "missing"]
+    status: AspectState
 
 
 class RedFlag(BaseModel):
@@ -162,7 +164,7 @@ class Injection(BaseModel):
 class Risk(BaseModel):
     criterion: str
     title: str
-    level: int
+    level: int = Field(ge=0, le=3)
     reason: str
 
 
@@ -199,7 +201,7 @@ class Review(BaseModel):
 
     schema_version: Literal["1"] = "1"
     document: DocumentInfo
-    engine: Literal["rules", "llm", "mixed"] = "rules"
+    engine: Engine = "rules"
     lang: ReportLanguage
     rubric_version: str
     criteria: list[CriterionResult]

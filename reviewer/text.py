@@ -13,7 +13,8 @@ _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2500\u30fc\uff70"
 _DASH_TABLE = {ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2500"}
 _DASH_TABLE.update({ord("\u301c"): "~", ord("\uff5e"): "~"})
 _CJK = r"\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
-_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}])")
+# Spaces next to Japanese carry no meaning ("生成 AI", "12 分"), and authors type them either way.
+_SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}0-9a-z])|(?<=[0-9a-z])\s+(?=[{_CJK}])")
 _WS = re.compile(r"\s+")
 
 

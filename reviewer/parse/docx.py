@@ -1,0 +1,928 @@
+"""DOCX: python-docx opens the package; the XML is walked here so no visible text is missed.
+
+python-docx's own paragraph and table API skips content controls, text boxes, fields, tracked
+changes, nested tables and notes, and repeats merged cells. So the body's elements are walked in
+document order, and headers, footers, footnotes, endnotes and comments are read from their parts
+through the package relationships. Nothing external is fetched; the XML parser neither resolves
+entities nor loads DTDs.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+from .. import config
+from ..errors import ParseError
+from ..models import Block, Location, Part
+from .text import Parsed, heading_kind, heading_like, is_page_number
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+M_NS = "http://schemas.openxmlformats.org/officeDocument/2006/math"
+W = f"{{{W_NS}}}"
+MC = f"{{{MC_NS}}}"
+R = f"{{{R_NS}}}"
+M = f"{{{M_NS}}}"
+
+_RT = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+RT_STYLES = _RT + "styles"
+RT_NUMBERING = _RT + "numbering"
+RT_FOOTNOTES = _RT + "footnotes"
+RT_ENDNOTES = _RT + "endnotes"
+RT_COMMENTS = _RT + "comments"
+
+# A DOCX may expand far beyond its zipped size; refuse zip bombs before reading any part.
+UNZIPPED_LIMIT_FACTOR = 4
+
+_HEADING_NAME = re.compile(r"^(?:heading|見出し)\s*([1-9])$")
+_TITLE_NAMES = {"title", "表題", "タイトル"}
+_TOC_NAME = re.compile(r"^(?:toc|目次)\s*[1-9]$|^table of figures$|^図表目次$")
+_LIST_NAME = re.compile(r"list|箇条書き|リスト|段落番号")
+_NOTE_SKIP = {"separator", "continuationSeparator", "continuationNotice"}
+# Fields whose cached result is a page number, not text: PAGE, NUMPAGES, SECTIONPAGES.
+_PAGE_FIELD = re.compile(r"\s*(?:PAGE|NUMPAGES|SECTIONPAGES)\b", re.I)
+
+
+def _on(el: Any, attr: str = "val") -> bool:
+    """A w:b / w:vanish style toggle: present and not switched off."""
+    if el is None:
+        return False
+    return el.get(W + attr, "true") not in ("0", "false", "off")
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+# --- styles and numbering -------------------------------------------------------------------------
+
+
+@dataclass
+class _Style:
+    sid: str
+    names: list[str]
+    based_on: str | None
+    outline: int | None
+    num_id: str | None
+    ilvl: int | None
+
+
+class _Styles:
+    def __init__(self, root: Any | None):
+        self.by_id: dict[str, _Style] = {}
+        self.numbering_styles: dict[str, str] = {}  # numbering style id -> numId
+        self.default: str | None = None
+        if root is None:
+            return
+        for s in root.iter(W + "style"):
+            sid = s.get(W + "styleId") or ""
+            kind = s.get(W + "type")
+            ppr = s.find(W + "pPr")
+            num_id = ilvl = None
+            outline = None
+            if ppr is not None:
+                numpr = ppr.find(W + "numPr")
+                if numpr is not None:
+                    nid = numpr.find(W + "numId")
+                    lvl = numpr.find(W + "ilvl")
+                    num_id = nid.get(W + "val") if nid is not None else None
+                    ilvl = _int(lvl.get(W + "val")) if lvl is not None else None
+                ol = ppr.find(W + "outlineLvl")
+                if ol is not None:
+                    outline = _int(ol.get(W + "val"), 9)
+            if kind == "numbering":
+                if num_id:
+                    self.numbering_styles[sid] = num_id
+                continue
+            if kind != "paragraph":
+                continue
+            names = []
+            name = s.find(W + "name")
+            if name is not None and name.get(W + "val"):
+                names.append(name.get(W + "val"))
+            aliases = s.find(W + "aliases")
+            if aliases is not None and aliases.get(W + "val"):
+                names.extend(aliases.get(W + "val").split(","))
+            names = [unicodedata.normalize("NFKC", n).strip().casefold() for n in names]
+            based = s.find(W + "basedOn")
+            self.by_id[sid] = _Style(
+                sid,
+                names,
+                based.get(W + "val") if based is not None else None,
+                outline,
+                num_id,
+                ilvl,
+            )
+            if s.get(W + "default") in ("1", "true", "on"):
+                self.default = sid
+
+    def chain(self, sid: str | None) -> Iterator[_Style]:
+        seen: set[str] = set()
+        sid = sid or self.default
+        while sid and sid not in seen and sid in self.by_id and len(seen) < 32:
+            seen.add(sid)
+            style = self.by_id[sid]
+            yield style
+            sid = style.based_on
+
+
+_KANA = (
+    "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワヲン"
+)
+_IROHA = (
+    "イロハニホヘトチリヌルヲワカヨタレソツネナラムウヰノオクヤマケフコエテアサキユメミシヱヒモセス"
+)
+_HALF_KANA = "ｱｲｳｴｵｶｷｸｹｺｻｼｽｾｿﾀﾁﾂﾃﾄﾅﾆﾇﾈﾉﾊﾋﾌﾍﾎﾏﾐﾑﾒﾓﾔﾕﾖﾗﾘﾙﾚﾛﾜｦﾝ"
+_KANJI_DIGITS = "〇一二三四五六七八九"
+_TRADITIONAL = "甲乙丙丁戊己庚辛壬癸"
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for value, sym in (
+        (1000, "M"),
+        (900, "CM"),
+        (500, "D"),
+        (400, "CD"),
+        (100, "C"),
+        (90, "XC"),
+        (50, "L"),
+        (40, "XL"),
+        (10, "X"),
+        (9, "IX"),
+        (5, "V"),
+        (4, "IV"),
+        (1, "I"),
+    ):
+        while n >= value:
+            out += sym
+            n -= value
+    return out
+
+
+def _letters(n: int) -> str:
+    # Word repeats the letter: A..Z, AA..ZZ, AAA...
+    n = max(1, n)
+    return chr(ord("A") + (n - 1) % 26) * ((n - 1) // 26 + 1)
+
+
+def _kanji(n: int) -> str:
+    if n <= 0:
+        return "〇"
+    if n >= 100:
+        return "".join(_KANJI_DIGITS[int(d)] for d in str(n))
+    tens, ones = divmod(n, 10)
+    out = ("" if tens == 1 else _KANJI_DIGITS[tens]) + "十" if tens else ""
+    return out + (_KANJI_DIGITS[ones] if ones else "")
+
+
+def _format(n: int, fmt: str) -> str:
+    seq = lambda s: s[(n - 1) % len(s)] if n > 0 else str(n)  # noqa: E731
+    if fmt in ("decimal", "decimalHalfWidth", "ordinal", "cardinalText", "ordinalText"):
+        return str(n)
+    if fmt == "decimalZero":
+        return f"{n:02d}"
+    if fmt in ("decimalFullWidth", "decimalFullWidth2"):
+        return str(n).translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789"})
+    if fmt == "upperRoman":
+        return _roman(n)
+    if fmt == "lowerRoman":
+        return _roman(n).lower()
+    if fmt == "upperLetter":
+        return _letters(n)
+    if fmt == "lowerLetter":
+        return _letters(n).lower()
+    if fmt in ("decimalEnclosedCircle", "decimalEnclosedCircleChinese"):
+        return chr(0x2460 + n - 1) if 1 <= n <= 20 else str(n)
+    if fmt == "decimalEnclosedParen":
+        return chr(0x2474 + n - 1) if 1 <= n <= 20 else f"({n})"
+    if fmt == "decimalEnclosedFullstop":
+        return chr(0x2488 + n - 1) if 1 <= n <= 20 else f"{n}."
+    if fmt == "aiueoFullWidth":
+        return seq(_KANA)
+    if fmt == "aiueo":
+        return seq(_HALF_KANA)
+    if fmt in ("iroha", "irohaFullWidth"):
+        return seq(_IROHA)
+    if fmt == "ideographDigital":
+        return "".join(_KANJI_DIGITS[int(d)] for d in str(n))
+    if fmt in ("ideographTraditional",):
+        return seq(_TRADITIONAL)
+    if fmt.startswith(("japanese", "chinese", "ideograph", "taiwanese")):
+        return _kanji(n)
+    return str(n)
+
+
+@dataclass
+class _Level:
+    start: int = 1
+    fmt: str = "decimal"
+    text: str = ""
+    legal: bool = False
+    suffix: str = "tab"
+    style: str | None = None
+
+
+class _Numbering:
+    """Renders Word's automatic list and heading numbers ("1.", "2.3", "(1)", "①")."""
+
+    def __init__(self, root: Any | None, styles: _Styles):
+        self.abstract: dict[str, dict[int, _Level]] = {}
+        self.links: dict[str, str] = {}  # abstractNum id -> numbering style it follows
+        self.nums: dict[str, tuple[str, dict[int, int]]] = {}
+        self.counters: dict[str, list[int]] = {}
+        self.started: set[tuple[str, int]] = set()
+        self.styles = styles
+        if root is None:
+            return
+        for a in root.iter(W + "abstractNum"):
+            aid = a.get(W + "abstractNumId") or ""
+            levels: dict[int, _Level] = {}
+            for lvl in a.iter(W + "lvl"):
+                levels[_int(lvl.get(W + "ilvl"))] = self._level(lvl)
+            self.abstract[aid] = levels
+            link = a.find(W + "numStyleLink")
+            if link is not None and link.get(W + "val"):
+                self.links[aid] = link.get(W + "val")
+        for num in root.iter(W + "num"):
+            nid = num.get(W + "numId") or ""
+            aid_el = num.find(W + "abstractNumId")
+            aid = aid_el.get(W + "val") if aid_el is not None else ""
+            overrides: dict[int, int] = {}
+            for ov in num.iter(W + "lvlOverride"):
+                so = ov.find(W + "startOverride")
+                if so is not None:
+                    overrides[_int(ov.get(W + "ilvl"))] = _int(so.get(W + "val"), 1)
+            self.nums[nid] = (aid or "", overrides)
+
+    @staticmethod
+    def _level(lvl: Any) -> _Level:
+        out = _Level()
+        for tag, attr in (
+            ("start", "start"),
+            ("numFmt", "fmt"),
+            ("lvlText", "text"),
+            ("suff", "suffix"),
+        ):
+            el = lvl.find(W + tag)
+            if el is not None and el.get(W + "val") is not None:
+                value = el.get(W + "val")
+                setattr(out, attr, _int(value, 1) if attr == "start" else value)
+        out.legal = _on(lvl.find(W + "isLgl"))
+        ps = lvl.find(W + "pStyle")
+        out.style = ps.get(W + "val") if ps is not None else None
+        return out
+
+    def _resolve(self, num_id: str) -> tuple[str, dict[int, _Level], dict[int, int]] | None:
+        entry = self.nums.get(num_id)
+        if entry is None:
+            return None
+        aid, overrides = entry
+        for _ in range(4):  # follow numStyleLink to the list style's own numbering
+            link = self.links.get(aid)
+            if not link or link not in self.styles.numbering_styles:
+                break
+            target = self.nums.get(self.styles.numbering_styles[link])
+            if target is None or target[0] == aid:
+                break
+            aid = target[0]
+        levels = self.abstract.get(aid)
+        return (aid, levels, overrides) if levels else None
+
+    def level_for_style(self, num_id: str, style_id: str | None) -> int:
+        resolved = self._resolve(num_id)
+        if resolved and style_id:
+            for ilvl, lvl in resolved[1].items():
+                if lvl.style == style_id:
+                    return ilvl
+        return 0
+
+    def label(self, num_id: str, ilvl: int) -> str | None:
+        """The number Word shows for the next paragraph in this list, or None for bullets."""
+        resolved = self._resolve(num_id)
+        if resolved is None:
+            return None
+        aid, levels, overrides = resolved
+        ilvl = max(0, min(8, ilvl))
+        lvl = levels.get(ilvl)
+        if lvl is None:
+            return None
+        counters = self.counters.setdefault(aid, [0] * 9)
+        if ilvl in overrides and (num_id, ilvl) not in self.started:
+            counters[ilvl] = overrides[ilvl] - 1
+        self.started.add((num_id, ilvl))
+        if counters[ilvl] == 0 and lvl.start != 1:
+            counters[ilvl] = lvl.start - 1
+        counters[ilvl] += 1
+        for deeper in range(ilvl + 1, 9):
+            counters[deeper] = 0
+        if lvl.fmt in ("bullet", "none") or not lvl.text:
+            return None
+
+        def sub(m: re.Match[str]) -> str:
+            k = int(m.group(1)) - 1
+            other = levels.get(k, _Level())
+            n = counters[k] or other.start
+            return _format(n, "decimal" if lvl.legal else other.fmt)
+
+        text = re.sub(r"%([1-9])", sub, lvl.text)
+        return text + ("" if lvl.suffix == "nothing" else " ")
+
+
+# --- the walker -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Where:
+    part: Part = "body"
+    table: int | None = None
+    row: int | None = None
+
+
+@dataclass
+class _Walker:
+    styles: _Styles
+    numbering: _Numbering
+    blocks: list[Block] = field(default_factory=list)
+    path: list[tuple[int, str]] = field(default_factory=list)
+    tables: int = 0
+    paragraphs: Counter[str] = field(default_factory=Counter)
+    fields: list[list[str]] = field(default_factory=list)  # [state, instruction] per open field
+    note_sections: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    tocs: int = 0
+    objects: int = 0
+    depth_levels: dict[tuple[str, int], int] = field(default_factory=dict)
+    styled_level: int = 0
+
+    def section(self) -> list[str]:
+        return [t for _, t in self.path]
+
+    # containers: body, cell, text box, note, comment, header, footer
+    def container(self, el: Any, where: _Where) -> None:
+        for child in el:
+            tag = child.tag
+            if tag == W + "p":
+                self.paragraph(child, where)
+            elif tag == W + "tbl":
+                self.table(child, where)
+            elif tag == W + "sdt":
+                if not _placeholder(child):
+                    content = child.find(W + "sdtContent")
+                    if content is not None:
+                        self.container(content, where)
+            elif tag in (W + "customXml", W + "ins", W + "moveTo", W + "smartTag"):
+                self.container(child, where)
+            elif tag == MC + "AlternateContent":
+                choice = child.find(MC + "Choice")
+                if choice is not None:
+                    self.container(choice, where)
+            elif tag in (W + "commentRangeStart",):
+                self._note_ref("comment", child.get(W + "id"))
+            elif tag == W + "altChunk":
+                self.objects += 1
+
+    def _note_ref(self, kind: str, nid: str | None) -> None:
+        if nid is not None:
+            self.note_sections.setdefault((kind, nid), self.section())
+
+    def paragraph(
+        self,
+        p: Any,
+        where: _Where,
+        *,
+        collect: list[str] | None = None,
+        defer: list[Any] | None = None,
+    ) -> None:
+        """Emit one paragraph (or, inside a table cell, append its text to `collect`)."""
+        # Field instructions never span paragraphs; an unterminated one must not eat the rest.
+        self.fields = [f for f in self.fields if f[0] == "result"]
+        boxes: list[Any] = []
+        out: list[str] = []
+        self.inline(p, out, boxes)
+        text = "".join(out)
+        text = "\n".join(line.rstrip() for line in text.split("\n")).strip()
+
+        ppr = p.find(W + "pPr")
+        style_id = None
+        num_id: str | None = None
+        ilvl: int | None = None
+        outline: int | None = None
+        if ppr is not None:
+            ps = ppr.find(W + "pStyle")
+            style_id = ps.get(W + "val") if ps is not None else None
+            numpr = ppr.find(W + "numPr")
+            if numpr is not None:
+                nid = numpr.find(W + "numId")
+                lvl = numpr.find(W + "ilvl")
+                num_id = nid.get(W + "val") if nid is not None else None
+                ilvl = _int(lvl.get(W + "val")) if lvl is not None else None
+            ol = ppr.find(W + "outlineLvl")
+            if ol is not None:
+                outline = _int(ol.get(W + "val"), 9)
+
+        level: int | None = None
+        is_list = False
+        toc = False
+        style_num: tuple[str, int | None, str] | None = None
+        if outline is not None:
+            level = outline + 1 if outline < 9 else 0
+        for style in self.styles.chain(style_id):
+            for name in style.names:
+                if level is None and (m := _HEADING_NAME.match(name)):
+                    level = int(m.group(1))
+                elif level is None and name in _TITLE_NAMES:
+                    level = 1
+                if _TOC_NAME.match(name):
+                    toc = True
+                if _LIST_NAME.search(name):
+                    is_list = True
+            if level is None and style.outline is not None:
+                level = style.outline + 1 if style.outline < 9 else 0
+            if style_num is None and style.num_id is not None:
+                style_num = (style.num_id, style.ilvl, style.sid)
+        level = level or None
+
+        # Automatic numbering: the paragraph's own numPr, else its style's.
+        label = None
+        if num_id is None and style_num is not None:
+            num_id = style_num[0]
+            if ilvl is None:
+                ilvl = (
+                    style_num[1]
+                    if style_num[1] is not None
+                    else self.numbering.level_for_style(style_num[0], style_num[2])
+                )
+        if num_id and num_id != "0":
+            is_list = True
+            if text or boxes:
+                label = self.numbering.label(num_id, ilvl or 0)
+        if label and text:
+            text = label + text
+
+        if toc and text:
+            self.tocs += 1
+            text = ""
+        if level and text:
+            text = re.sub(r"\s+", " ", text)  # "1.0 \tPurpose" -> "1.0 Purpose" in section paths
+            hk = heading_kind(text)
+            if hk and hk[0] in ("num", "chapter"):
+                self.depth_levels[hk] = level
+            self.styled_level = level
+        elif (
+            text
+            and collect is None
+            and where.part == "body"
+            and where.table is None
+            and not is_list
+            and heading_like(text)
+            and _all_bold(p)
+        ):
+            # Manual formatting: a short bold line used as a heading ("2.2 Expectations").
+            hk = heading_kind(text)
+            if hk and hk[0] in ("num", "chapter"):
+                level = self.depth_levels.get(hk, max(1, hk[1]))
+            else:
+                level = min(9, self.styled_level + 1)
+            text = re.sub(r"\s+", " ", text)
+        if collect is not None:
+            if text:
+                collect.append(text)
+        elif text:
+            kind = "heading" if level else ("list_item" if is_list else "paragraph")
+            if kind == "heading" and where.part == "body":
+                while self.path and self.path[-1][0] >= (level or 1):
+                    self.path.pop()
+                self.path.append((level or 1, text))
+            self.paragraphs[where.part] += 1
+            self.blocks.append(
+                Block(
+                    kind=kind,  # type: ignore[arg-type]
+                    text=text,
+                    level=level if kind == "heading" else None,
+                    location=Location(
+                        section=self.section(),
+                        paragraph=self.paragraphs[where.part],
+                        part=where.part,
+                        table=where.table,
+                        row=where.row,
+                    ),
+                )
+            )
+        if defer is not None:
+            defer.extend(boxes)  # a text box in a table cell follows the row
+        else:
+            for box in boxes:
+                self.textbox(box, where)
+
+    def table(self, tbl: Any, where: _Where) -> None:
+        self.tables += 1
+        number = self.tables
+        rows = [tr for tr in _unwrap(tbl, "tr")]
+        cells_by_row = [list(_unwrap(tr, "tc")) for tr in rows]
+        layout = bool(rows) and all(len(cells) <= 1 for cells in cells_by_row)
+        header: str | None = None
+        for index, (tr, cells) in enumerate(zip(rows, cells_by_row, strict=True), start=1):
+            if _row_deleted(tr):
+                continue
+            here = _Where(part=where.part, table=number, row=index)
+            if layout:
+                # A one-column table is a box around ordinary paragraphs: read them as such.
+                for tc in cells:
+                    self.container(tc, here)
+                continue
+            texts: list[str] = []
+            nested: list[Any] = []
+            boxes: list[Any] = []
+            for tc in cells:
+                if _vmerge_continue(tc):
+                    texts.append("")
+                    continue
+                parts: list[str] = []
+                for child in _cell_children(tc):
+                    if child.tag == W + "p":
+                        self.paragraph(child, here, collect=parts, defer=boxes)
+                    elif child.tag == W + "tbl":
+                        nested.append(child)
+                texts.append("\n".join(parts))
+            while texts and not texts[-1].strip():
+                texts.pop()
+            if any(t.strip() for t in texts):
+                text = " | ".join(t.strip() for t in texts).strip()
+                self.blocks.append(
+                    Block(
+                        kind="table_row",
+                        text=text,
+                        header=header,
+                        location=Location(
+                            section=self.section(), part=where.part, table=number, row=index
+                        ),
+                    )
+                )
+                if header is None:
+                    header = text
+            for box in boxes:
+                self.textbox(box, where)
+            for inner in nested:
+                self.table(inner, _Where(part=where.part))
+
+    def textbox(self, box: Any, where: _Where) -> None:
+        part: Part = "textbox" if where.part == "body" else where.part
+        self.container(box, _Where(part=part))
+
+    def inline(self, el: Any, out: list[str], boxes: list[Any]) -> None:
+        """Visible text of runs under `el`, in order; text boxes are collected for later."""
+        for child in el:
+            tag = child.tag
+            if tag == W + "r":
+                self.run(child, out, boxes)
+            elif tag == W + "fldSimple":
+                if not _PAGE_FIELD.match(child.get(W + "instr") or ""):
+                    self.inline(child, out, boxes)
+            elif tag in (
+                W + "hyperlink",
+                W + "smartTag",
+                W + "customXml",
+                W + "ins",
+                W + "moveTo",
+                W + "dir",
+                W + "bdo",
+            ):
+                self.inline(child, out, boxes)
+            elif tag == W + "sdt":
+                if not _placeholder(child):
+                    content = child.find(W + "sdtContent")
+                    if content is not None:
+                        self.inline(content, out, boxes)
+            elif tag == MC + "AlternateContent":
+                choice = child.find(MC + "Choice")
+                if choice is not None:
+                    self.inline(choice, out, boxes)
+            elif tag in (M + "oMath", M + "oMathPara"):
+                out.append("".join(t.text or "" for t in child.iter(M + "t")))
+            elif tag == W + "commentRangeStart":
+                self._note_ref("comment", child.get(W + "id"))
+            # w:del and w:moveFrom hold deleted text; w:pPr holds no text
+
+    def run(self, r: Any, out: list[str], boxes: list[Any]) -> None:
+        rpr = r.find(W + "rPr")
+        hidden = rpr is not None and _on(rpr.find(W + "vanish"))
+        for child in r:
+            tag = child.tag
+            # Text inside a field instruction, or the cached result of a page-number field, is
+            # not document text.
+            in_instr = any(f[0] != "result" for f in self.fields)
+            if tag == W + "t":
+                if not in_instr and not hidden:
+                    out.append(child.text or "")
+            elif tag in (W + "tab", W + "ptab"):
+                if not in_instr and not hidden:
+                    out.append("\t")
+            elif tag in (W + "br", W + "cr"):
+                if not in_instr and not hidden:
+                    out.append("\n")
+            elif tag == W + "noBreakHyphen":
+                if not in_instr and not hidden:
+                    out.append("-")
+            elif tag == W + "sym":
+                code = child.get(W + "char") or ""
+                try:
+                    ch = chr(int(code, 16))
+                except ValueError:
+                    ch = ""
+                if ch and not (0xE000 <= ord(ch) <= 0xF8FF) and not hidden:
+                    out.append(ch)
+            elif tag == W + "instrText":
+                if self.fields and self.fields[-1][0] == "instr":
+                    self.fields[-1][1] += child.text or ""
+            elif tag == W + "fldChar":
+                kind = child.get(W + "fldCharType")
+                if kind == "begin":
+                    self.fields.append(["instr", ""])
+                elif kind == "separate" and self.fields:
+                    top = self.fields[-1]
+                    top[0] = "skip" if _PAGE_FIELD.match(top[1]) else "result"
+                elif kind == "end" and self.fields:
+                    self.fields.pop()
+            elif tag in (W + "footnoteReference", W + "endnoteReference"):
+                self._note_ref(tag[len(W) :].replace("Reference", ""), child.get(W + "id"))
+            elif tag == W + "commentReference":
+                self._note_ref("comment", child.get(W + "id"))
+            elif tag == W + "ruby":
+                base = child.find(W + "rubyBase")  # the text; w:rt is the reading aid above it
+                if base is not None:
+                    self.inline(base, out, boxes)
+            elif tag in (W + "drawing", W + "pict", MC + "AlternateContent", W + "object"):
+                found = _textboxes(child)
+                boxes.extend(found)
+                if tag == W + "object" and not found:
+                    self.objects += 1
+
+
+def _textboxes(el: Any) -> list[Any]:
+    """w:txbxContent under `el`, taking mc:Choice and never mc:Fallback (the same box again)."""
+    found: list[Any] = []
+
+    def visit(node: Any) -> None:
+        tag = node.tag
+        if tag == MC + "AlternateContent":
+            choice = node.find(MC + "Choice")
+            if choice is not None:
+                visit(choice)
+        elif tag == W + "txbxContent":
+            found.append(node)  # a box inside this box is found when its paragraphs are read
+        elif isinstance(tag, str):
+            for child in node:
+                visit(child)
+
+    visit(el)
+    return found
+
+
+def _all_bold(p: Any) -> bool:
+    """Is every run with visible text in this paragraph bold (direct formatting)?"""
+    seen = False
+    skip = (W + "del", W + "moveFrom", W + "txbxContent", MC + "Fallback")
+    for r in p.iter(W + "r"):
+        if any(a.tag in skip for a in r.iterancestors()):
+            continue
+        if not any((t.text or "").strip() for t in r.iter(W + "t")):
+            continue
+        rpr = r.find(W + "rPr")
+        if rpr is None or not _on(rpr.find(W + "b")):
+            return False
+        seen = True
+    return seen
+
+
+def _placeholder(sdt: Any) -> bool:
+    """A content control still showing its placeholder ("Click here to enter text")."""
+    pr = sdt.find(W + "sdtPr")
+    return pr is not None and _on(pr.find(W + "showingPlcHdr"))
+
+
+# --- tables ---------------------------------------------------------------------------------------
+
+
+def _unwrap(el: Any, tag: str) -> Iterator[Any]:
+    """Children with this tag, looking through content controls and custom XML wrappers."""
+    for child in el:
+        if child.tag == W + tag:
+            yield child
+        elif child.tag == W + "sdt":
+            if not _placeholder(child):
+                content = child.find(W + "sdtContent")
+                if content is not None:
+                    yield from _unwrap(content, tag)
+        elif child.tag in (W + "customXml", W + "ins", W + "moveTo"):
+            yield from _unwrap(child, tag)
+        elif child.tag == MC + "AlternateContent":
+            choice = child.find(MC + "Choice")
+            if choice is not None:
+                yield from _unwrap(choice, tag)
+
+
+def _row_deleted(tr: Any) -> bool:
+    trpr = tr.find(W + "trPr")
+    return trpr is not None and trpr.find(W + "del") is not None
+
+
+def _vmerge_continue(tc: Any) -> bool:
+    tcpr = tc.find(W + "tcPr")
+    if tcpr is None:
+        return False
+    vm = tcpr.find(W + "vMerge")
+    return vm is not None and vm.get(W + "val", "continue") != "restart"
+
+
+def _cell_children(tc: Any) -> Iterator[Any]:
+    for child in tc:
+        if child.tag in (W + "p", W + "tbl"):
+            yield child
+        elif child.tag == W + "sdt":
+            if not _placeholder(child):
+                content = child.find(W + "sdtContent")
+                if content is not None:
+                    yield from _cell_children(content)
+        elif child.tag in (W + "customXml", W + "ins", W + "moveTo"):
+            yield from _cell_children(child)
+        elif child.tag == MC + "AlternateContent":
+            choice = child.find(MC + "Choice")
+            if choice is not None:
+                yield from _cell_children(choice)
+
+
+# --- the package ----------------------------------------------------------------------------------
+
+
+def parse(data: bytes, name: str) -> Parsed:
+    """Parse DOCX bytes into blocks: body in order, then headers/footers, notes and comments."""
+    _check_zip(data, name)
+    try:
+        from docx.opc.package import OpcPackage
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ParseError(
+            name, f"DOCX support is not installed ({exc}); reinstall reviewer"
+        ) from None
+    try:
+        package = OpcPackage.open(BytesIO(data))
+        main = package.main_document_part
+        root = _xml(main)
+        body = root.find(W + "body")
+        if body is None:
+            raise ParseError(name, "DOCX file is corrupt: the document has no body")
+        styles = _Styles(_related_xml(main, RT_STYLES))
+        walker = _Walker(styles, _Numbering(_related_xml(main, RT_NUMBERING), styles))
+        walker.container(body, _Where())
+        body_blocks = walker.blocks
+        walker.blocks = []
+        headers, footers = _headers_footers(walker, main, body)
+        notes: list[Block] = []
+        for reltype, tag, part in (
+            (RT_FOOTNOTES, "footnote", "footnote"),
+            (RT_ENDNOTES, "endnote", "endnote"),
+            (RT_COMMENTS, "comment", "comment"),
+        ):
+            notes.extend(_notes(walker, main, reltype, tag, part))
+    except ParseError:
+        raise
+    except Exception as exc:  # python-docx and lxml raise many kinds on a broken package
+        raise ParseError(
+            name, f"DOCX file is corrupt ({_why(exc)}); open and re-save it in Word"
+        ) from None
+
+    warnings: list[str] = []
+    if walker.tocs:
+        warnings.append(
+            f"skipped {walker.tocs} table-of-contents entr{'y' if walker.tocs == 1 else 'ies'}"
+        )
+    if walker.objects:
+        warnings.append(
+            f"{walker.objects} embedded object(s) (spreadsheets, charts, imported files) "
+            "were not read"
+        )
+    return Parsed(blocks=headers + body_blocks + footers + notes, warnings=warnings)
+
+
+def _check_zip(data: bytes, name: str) -> None:
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as zf:
+            infos = zf.infolist()
+            rels = zf.read("_rels/.rels") if "_rels/.rels" in zf.namelist() else b""
+    except Exception as exc:
+        raise ParseError(name, f"DOCX file is corrupt ({_why(exc)})") from None
+    total = sum(i.file_size for i in infos)
+    limit = UNZIPPED_LIMIT_FACTOR * config.MAX_FILE_BYTES
+    if total > limit:
+        raise ParseError(
+            name,
+            f"DOCX expands to {total / 1_048_576:.0f} MB when unzipped, more than the limit of "
+            f"{limit / 1_048_576:.0f} MB; is it really a Word document?",
+        )
+    if b"purl.oclc.org/ooxml" in rels:
+        raise ParseError(
+            name,
+            "DOCX is saved as 'Strict Open XML', which is not supported; "
+            "save it as a normal Word document",
+        )
+    if not rels:
+        raise ParseError(
+            name, "DOCX file is corrupt: _rels/.rels is missing; open and re-save it in Word"
+        )
+
+
+def _why(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, KeyError) and "no item named" in msg:
+        m = re.search(r"named '([^']+)'", msg)
+        return f"missing part {m.group(1)}" if m else msg
+    return (f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__)[:160]
+
+
+def _safe_parser() -> Any:
+    """An lxml parser that resolves no entities, loads no DTD and touches no network.
+
+    A new one per call: lxml parsers must not be shared between threads (the web server).
+    """
+    from lxml import etree
+
+    return etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True, huge_tree=False)
+
+
+def _xml(part: Any) -> Any:
+    element = getattr(part, "element", None)  # python-docx XmlPart: parsed with entities off
+    if element is not None:
+        return element
+    from lxml import etree
+
+    return etree.fromstring(part.blob, _safe_parser())
+
+
+def _related_xml(part: Any, reltype: str) -> Any | None:
+    for rel in part.rels.values():
+        if rel.reltype == reltype and not rel.is_external:
+            return _xml(rel.target_part)
+    return None
+
+
+def _headers_footers(walker: _Walker, main: Any, body: Any) -> tuple[list[Block], list[Block]]:
+    """Headers and footers of every section (default, first, even), each text once."""
+    sect_prs = list(body.iter(W + "sectPr"))
+    seen_parts: set[str] = set()
+    out: dict[str, list[Block]] = {"header": [], "footer": []}
+    seen_text: set[tuple[str, str]] = set()
+    for sp in sect_prs:
+        for child in sp:
+            kind = {W + "headerReference": "header", W + "footerReference": "footer"}.get(child.tag)
+            rid = child.get(R + "id")
+            if kind is None or not rid or rid in seen_parts or rid not in main.rels:
+                continue
+            seen_parts.add(rid)
+            rel = main.rels[rid]
+            if rel.is_external:
+                continue
+            saved_path = walker.path
+            walker.path = []
+            walker.fields = []
+            walker.blocks = []
+            walker.container(_xml(rel.target_part), _Where(part=kind))  # type: ignore[arg-type]
+            walker.path = saved_path
+            for block in walker.blocks:
+                key = (kind, re.sub(r"\s+", " ", block.text))
+                if key in seen_text or is_page_number(block.text):
+                    continue
+                seen_text.add(key)
+                block.location.paragraph = None
+                out[kind].append(block)
+            walker.blocks = []
+    return out["header"], out["footer"]
+
+
+def _notes(walker: _Walker, main: Any, reltype: str, tag: str, part: str) -> list[Block]:
+    root = _related_xml(main, reltype)
+    if root is None:
+        return []
+    blocks: list[Block] = []
+    saved = walker.path
+    for note in root.iter(W + tag):
+        if note.get(W + "type") in _NOTE_SKIP:
+            continue
+        section = walker.note_sections.get((tag, note.get(W + "id") or ""), [])
+        walker.path = [(i + 1, s) for i, s in enumerate(section)]
+        walker.fields = []
+        walker.blocks = []
+        walker.container(note, _Where(part=part))  # type: ignore[arg-type]
+        blocks.extend(walker.blocks)
+    walker.path = saved
+    walker.blocks = []
+    return blocks

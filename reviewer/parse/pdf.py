@@ -1,0 +1,632 @@
+"""PDF: text per page with pypdf, lines re-flowed into paragraphs, headings from the fonts.
+
+pypdf gives lines in content order. A visitor callback also reports each text run's position,
+font and size; from those we learn which lines are headings (larger or bold type), where a
+paragraph ends (a line stopping well short of the right margin, or a wider gap to the next line)
+and which lines are running headers, footers and page numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import statistics
+import threading
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+from .. import config
+from ..errors import ParseError
+from ..models import Block, Location
+from .text import (
+    Line,
+    Parsed,
+    assemble,
+    count_tocs,
+    despace_cjk,
+    display_width,
+    heading_kind,
+    heading_like,
+    is_cjk,
+    is_page_number,
+    starts_block,
+)
+
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|demi|[-,_]w[6-9]\b|extrab|ultrab", re.I)
+_DIGITS = re.compile(r"[0-9０-９]+")
+_NO_LINE_START = re.compile(
+    r"[、。，．,.）)」』】〕〉》！？!?ー々ゝゞぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ・：；:;]"
+)
+STYLED_HEADING_MAX_WIDTH = 90  # display columns
+# A gap this wide (in ems) inside a line separates table cells or tab stops, not words.
+CELL_GAP_EM = 2.0
+_WORD_PROCESSOR = re.compile(r"Microsoft|\bWord\b|LibreOffice|OpenOffice|Writer|Google|Pages", re.I)
+_PUA = re.compile(r"[\ue000-\uf8ff]+\s*")
+
+
+@dataclass
+class _Frag:
+    text: str
+    x: float
+    y: float
+    size: float
+    bold: bool
+    metrics: _Widths | None = None
+
+    def width(self, text: str | None = None) -> float:
+        """Advance of `text` (default: this run's text) in points, from the font's widths."""
+        return _em_width(self.text if text is None else text, self.metrics) * self.size
+
+
+@dataclass
+class _PLine:
+    frags: list[_Frag] = field(default_factory=list)
+    page: int = 0
+    text: str = ""
+    raw: str = ""
+    size: float = 0.0
+    bold: bool = False
+    x1: float = 0.0
+    y: float | None = None
+
+    def finish(self) -> None:
+        self.raw = "".join(f.text for f in self.frags).rstrip()
+        self.text = _join_frags(self.frags).rstrip()
+        sizes: Counter[float] = Counter()
+        bold = total = 0
+        for f in self.frags:
+            n = len(f.text.strip())
+            sizes[round(f.size * 2) / 2] += n
+            total += n
+            bold += n if f.bold else 0
+        self.size = sizes.most_common(1)[0][0] if total else 0.0
+        self.bold = total > 0 and bold / total >= 0.6
+        visible = [f for f in self.frags if f.text.strip()]
+        if visible:
+            self.y = visible[0].y
+            self.x1 = max(f.x + f.width(f.text.rstrip()) for f in visible)
+
+    @property
+    def style(self) -> tuple[float, bool]:
+        return (self.size, self.bold)
+
+
+_JA_LETTER = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff10-\uff5a々〆]")
+_JA_PUNCT = re.compile(r"[\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]")
+_LATIN = re.compile(r"[A-Za-z0-9%]")
+_FIRST_WORD = re.compile(r"[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]+")
+
+
+def _join_frags(frags: list[_Frag]) -> str:
+    """Join a line's text runs, dropping the spaces pypdf infers from Japanese typesetting gaps.
+
+    Word and LibreOffice leave a small gap between Japanese and Latin text ("生成AI", "12分") and
+    around compressed punctuation; pypdf turns every such gap into a space ("生成 AI", "12 分").
+    A space that is not a character of either run, between such neighbours, across a gap under
+    0.8 em, is dropped. Wide gaps (table cells, tabs) keep their space.
+    """
+    out = ""
+    prev: _Frag | None = None
+    pending = ""
+    for f in frags:
+        body = f.text.lstrip()
+        if not body:
+            pending += f.text
+            continue
+        ws = pending + f.text[: len(f.text) - len(body)]
+        pending = ""
+        if (
+            ws
+            and prev is not None
+            and out
+            and not out[-1].isspace()
+            and _typeset_gap(prev, out[-1], f, body[0])
+        ):
+            ws = ""
+        out += ws + body
+        prev = f
+    return out + pending
+
+
+def _typeset_gap(prev: _Frag, a: str, f: _Frag, b: str) -> bool:
+    ja_a, ja_b = bool(_JA_LETTER.match(a)), bool(_JA_LETTER.match(b))
+    pair = (ja_a and _LATIN.match(b)) or (ja_b and _LATIN.match(a))
+    punct = _JA_PUNCT.match(a) or _JA_PUNCT.match(b)
+    if not (pair or punct):
+        return False
+    size = prev.size or f.size or 10.0
+    if abs(f.y - prev.y) > 0.5 * size:
+        return False
+    gap = f.x - (prev.x + prev.width(prev.text.strip()))
+    return gap < 0.8 * size
+
+
+_Widths = tuple[dict[str, float], float | None]
+
+
+def _em_width(text: str, metrics: _Widths | None = None) -> float:
+    """Advance of a string in ems: the font's own widths where known, else an estimate."""
+    table, default = metrics if metrics else ({}, None)
+    w = 0.0
+    for c in text:
+        known = table.get(c)
+        if known:
+            w += known
+        elif c == " ":
+            w += 0.28
+        elif is_cjk(c) or display_width(c) == 2:
+            w += default if default and default >= 0.5 else 1.0
+        else:
+            w += 0.55
+    return w
+
+
+class _FontWidths:
+    """Character widths per font, read once per font dictionary (pypdf's font model)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[Any, _Widths | None]] = {}
+
+    def get(self, font: Any) -> _Widths | None:
+        if font is None:
+            return None
+        hit = self._cache.get(id(font))
+        if hit is not None and hit[0] is font:
+            return hit[1]
+        widths: _Widths | None
+        try:
+            from pypdf.generic._font import Font  # not public API: fall back to estimates
+
+            f = Font.from_font_resource(font)
+            cmap = f.character_map or {}
+            table: dict[str, float] = {}
+            for code, w in f.character_widths.items():
+                if code == "default" or not w:
+                    continue
+                u = cmap.get(code, code) if cmap else code
+                if isinstance(u, str) and len(u) == 1:
+                    table[u] = float(w) / 1000
+            default = f.character_widths.get("default")
+            widths = (table, float(default) / 1000 if default else None)
+        except Exception:
+            widths = None
+        self._cache[id(font)] = (font, widths)
+        return widths
+
+
+def parse(data: bytes, name: str) -> Parsed:
+    """Parse PDF bytes into blocks with page numbers and heading paths."""
+    warnings: list[str] = []
+    with _pypdf_log() as log:
+        pages, page_height, producer = _extract(data, name, warnings)
+    if log.records:
+        warnings.append("the PDF has structural errors; text was recovered where possible")
+    lines, header_footer = _drop_running_lines(pages, page_height)
+    # A page whose only text is the running header or footer is a scanned page too.
+    empty = [i + 1 for i, page in enumerate(lines) if not any(ln.text.strip() for ln in page)]
+    if len(empty) == len(pages):
+        raise ParseError(
+            name, "no text could be extracted (scanned/image-only PDF?); OCR is not done"
+        )
+    if empty:
+        shown = ", ".join(map(str, empty[:10])) + (" …" if len(empty) > 10 else "")
+        warnings.append(f"no text on page(s) {shown} (images only?); those pages were skipped")
+
+    # Blank lines at a page's top or bottom are layout, not paragraph breaks: a sentence may run on.
+    lines = [_trim_blank(page) for page in lines]
+    flow = _to_flow_lines(lines)
+    tocs = count_tocs(flow)
+    if tocs:
+        warnings.append(f"skipped {tocs} table-of-contents line(s)")
+    blocks = assemble(
+        flow,
+        ascii_period_ends=False,
+        pattern_headings=not any(ln.style_level for ln in flow),
+        cjk_latin_space=False,  # the gaps were typesetting, not spaces (see _join_frags)
+        # Word processors do not hyphenate unless asked: a "-" at a line end is a real hyphen.
+        dehyphenate=not _WORD_PROCESSOR.search(producer),
+    )
+    return Parsed(blocks=header_footer + blocks, pages=len(pages), warnings=warnings)
+
+
+def _trim_blank(page: list[_PLine]) -> list[_PLine]:
+    start, end = 0, len(page)
+    while start < end and not page[start].text.strip():
+        start += 1
+    while end > start and not page[end - 1].text.strip():
+        end -= 1
+    return page[start:end]
+
+
+def _extract(data: bytes, name: str, warnings: list[str]) -> tuple[list[list[_PLine]], float, str]:
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import DependencyError
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ParseError(
+            name, f"PDF support is not installed ({exc}); reinstall reviewer"
+        ) from None
+
+    try:
+        reader = PdfReader(BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt("")  # many PDFs only restrict editing: empty user password
+            except DependencyError:
+                ok = 0
+            if not ok:
+                raise ParseError(
+                    name,
+                    "PDF is encrypted; remove the password (open it and print or export to a new "
+                    "PDF) and try again",
+                )
+        count = len(reader.pages)
+        try:
+            meta = reader.metadata or {}
+            producer = f"{meta.get('/Producer', '')} {meta.get('/Creator', '')}"
+        except Exception:  # damaged metadata is not worth failing over
+            producer = ""
+    except ParseError:
+        raise
+    except Exception as exc:  # pypdf leaks ValueError, KeyError, AttributeError... on bad input
+        raise ParseError(
+            name, f"PDF is corrupt or truncated and cannot be read ({_why(exc)})"
+        ) from None
+    if count == 0:
+        raise ParseError(name, "PDF has no pages")
+    if count > config.MAX_PDF_PAGES:
+        raise ParseError(
+            name, f"PDF has {count} pages, more than the limit of {config.MAX_PDF_PAGES}; split it"
+        )
+
+    pages: list[list[_PLine]] = []
+    heights: list[float] = []
+    failed: list[int] = []
+    fonts = _FontWidths()
+    for number in range(1, count + 1):
+        lines: list[_PLine] = [_PLine(page=number)]
+
+        def visit(text: str, cm: Any, tm: Any, font: Any, size: float, lines=lines) -> None:
+            if not text:
+                return
+            try:
+                x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+                y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+                scale = math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3]) or 1.0
+                base = str(font.get("/BaseFont", "")) if font else ""
+            except Exception:  # odd matrices or font dictionaries: keep the text anyway
+                x = y = 0.0
+                scale, base = 1.0, ""
+            bold = bool(_BOLD_FONT.search(base))
+            metrics = fonts.get(font)
+            for j, part in enumerate(text.split("\n")):
+                if j:
+                    lines.append(_PLine(page=lines[0].page))
+                if part:
+                    lines[-1].frags.append(
+                        _Frag(part, x, y, float(size or 0) * scale, bold, metrics)
+                    )
+
+        try:
+            page = reader.pages[number - 1]
+            page.extract_text(visitor_text=visit)
+            heights.append(float(page.mediabox.height))
+        except Exception:
+            failed.append(number)
+            lines = []
+        for ln in lines:
+            ln.finish()
+        pages.append(lines)
+    if failed and len(failed) == count:
+        raise ParseError(name, "PDF is corrupt: no page could be read")
+    if failed:
+        shown = ", ".join(map(str, failed[:10])) + (" …" if len(failed) > 10 else "")
+        warnings.append(f"page(s) {shown} could not be read and were skipped")
+    return pages, statistics.median(heights) if heights else 842.0, producer
+
+
+def _why(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {msg}"[:160] if msg else type(exc).__name__
+
+
+# --- running headers and footers ------------------------------------------------------------------
+
+
+def _running_key(text: str) -> str:
+    return _DIGITS.sub("#", re.sub(r"\s+", "", text))
+
+
+def _drop_running_lines(
+    pages: list[list[_PLine]], height: float
+) -> tuple[list[list[_PLine]], list[Block]]:
+    """Remove lines repeated at the top or bottom of most pages; keep the texty ones once."""
+    n = len(pages)
+    if n < 2:
+        return pages, []
+    candidates: list[dict[str, _PLine]] = []
+    for page in pages:
+        visible = [ln for ln in page if ln.text.strip()]
+        edge = visible[:2] + visible[-2:]
+        with_y = [ln for ln in visible if ln.y is not None]
+        edge += (
+            sorted(with_y, key=lambda ln: ln.y or 0)[:2]
+            + sorted(with_y, key=lambda ln: -(ln.y or 0))[:2]
+        )
+        cands: dict[str, _PLine] = {}
+        for ln in edge:
+            cands.setdefault(_running_key(ln.text), ln)
+        candidates.append(cands)
+    seen = Counter(key for cands in candidates for key in cands)
+    need = max(2, math.ceil(n * 0.5))
+    running = {k for k, c in seen.items() if c >= need and k}
+    if not running:
+        return pages, []
+
+    kept: list[Block] = []
+    done: set[str] = set()
+    out: list[list[_PLine]] = []
+    for page, cands in zip(pages, candidates, strict=True):
+        drop = {id(cands[k]) for k in running if k in cands}
+        for key in running:
+            ln = cands.get(key)
+            if ln is None or key in done:
+                continue
+            done.add(key)
+            text = re.sub(r"\s+", " ", ln.text).strip()
+            if is_page_number(text):
+                continue
+            # Which edge of the page: by position when known, else by order in the text.
+            top = ln.y > height / 2 if ln.y is not None else page.index(ln) < len(page) / 2
+            kept.append(
+                Block(
+                    kind="paragraph",
+                    text=text,
+                    location=Location(page=ln.page, part="header" if top else "footer"),
+                )
+            )
+        out.append([ln for ln in page if id(ln) not in drop])
+    kept.sort(key=lambda b: (b.location.part != "header", b.location.page or 0))
+    return out, kept
+
+
+# --- geometry: paragraph ends and headings --------------------------------------------------------
+
+
+def _to_flow_lines(pages: list[list[_PLine]]) -> list[Line]:
+    plines = [ln for page in pages for ln in page]
+    tabular = [_tabular(ln) for ln in plines]
+    # The body text's size: the most characters on prose lines (long, not table rows). A
+    # document dense with small-print tables must not make the table font the "body".
+    sized: Counter[float] = Counter()
+    for ln, tab in zip(plines, tabular, strict=True):
+        if not tab and display_width(ln.text.strip()) >= 20:
+            sized[ln.size] += len(ln.text.strip())
+    if not sized:
+        for ln in plines:
+            sized[ln.size] += len(ln.text.strip())
+    body_size = sized.most_common(1)[0][0] if sized else 0.0
+    body_chars = sum(len(ln.text) for ln in plines if ln.size == body_size)
+    body_bold = sum(len(ln.text) for ln in plines if ln.bold and ln.size == body_size) > 0.5 * max(
+        1, body_chars
+    )
+    right = _right_margin(plines, body_size)
+    pitch = _line_pitch(plines, body_size)
+
+    breaks = [False] * len(plines)
+    for i, ln in enumerate(plines):
+        if not ln.text.strip():
+            continue
+        j = next((j for j in range(i + 1, len(plines)) if plines[j].text.strip()), None)
+        if j is None:
+            continue
+        nxt = plines[j]
+        breaks[i] = (
+            tabular[i]
+            or tabular[j]  # a table row (cells side by side) is never part of a paragraph
+            or _ends_short(ln, nxt, right)
+            or _gap_after(ln, nxt, pitch, plines, i)
+        )
+
+    levels = _style_levels(plines, body_size, body_bold, breaks)
+    flow: list[Line] = []
+    for i, ln in enumerate(plines):
+        raw = ln.text
+        # Symbol-font bullets (Wingdings) come out as private-use characters: a marker, not text.
+        marker = bool(_PUA.match(raw.lstrip()))
+        text = _PUA.sub("", raw).strip()
+        text = despace_cjk(re.sub(r"[ \u00a0]{2,}", " ", text))
+        flow.append(
+            Line(
+                text=text,
+                page=ln.page,
+                style_level=levels.get(i),
+                break_after=breaks[i],
+                lost_marker=marker or bool(ln.raw[:1] == " " and raw.strip()),
+            )
+        )
+    return flow
+
+
+def _tabular(ln: _PLine) -> bool:
+    """Does the line hold cells side by side (wide gaps between its runs)?"""
+    size = ln.size or 10.0
+    visible = [f for f in ln.frags if f.text.strip()]
+    for a, b in zip(visible, visible[1:], strict=False):
+        if (
+            abs(a.y - b.y) < 0.5 * size
+            and b.x - (a.x + a.width(a.text.strip())) >= CELL_GAP_EM * size
+        ):
+            return True
+    return False
+
+
+def _run_length(plines: list[_PLine], i: int, breaks: list[bool]) -> int:
+    """How many lines, from line i on, run on in the same type without a paragraph end."""
+    n = 1
+    j = i
+    while j + 1 < len(plines) and not breaks[j]:
+        nxt = plines[j + 1]
+        text = nxt.text.strip()
+        if not text or nxt.style != plines[i].style or starts_block(text):
+            break
+        n += 1
+        j += 1
+    # Count backwards too: the second line of a wrapped paragraph is part of the same run.
+    j = i
+    while j > 0 and not breaks[j - 1]:
+        prev = plines[j - 1]
+        if not prev.text.strip() or prev.style != plines[i].style:
+            break
+        n += 1
+        j -= 1
+    return n
+
+
+def _right_margin(plines: list[_PLine], body: float) -> float:
+    """Where full lines end. Lines ending in a CJK character give exact ends; prefer those."""
+    long = [ln for ln in plines if ln.size == body and display_width(ln.text.strip()) >= 20]
+    ends = sorted(ln.x1 for ln in long if is_cjk(ln.text.rstrip()[-1:]))
+    if len(ends) < 5:
+        ends = sorted(ln.x1 for ln in long)
+    if len(ends) < 5:
+        ends = sorted(ln.x1 for ln in plines if ln.text.strip())
+    if not ends:
+        return 0.0
+    return ends[min(len(ends) - 1, int(len(ends) * 0.75))]
+
+
+def _line_pitch(plines: list[_PLine], body: float) -> float | None:
+    gaps = []
+    for a, b in zip(plines, plines[1:], strict=False):
+        if a.page == b.page and a.size == body == b.size and a.y is not None and b.y is not None:
+            d = a.y - b.y
+            if 0.5 * body < d < 3 * body:
+                gaps.append(d)
+    return statistics.median(gaps) if len(gaps) >= 3 else None
+
+
+def _ends_short(ln: _PLine, nxt: _PLine, right: float) -> bool:
+    """Does this line stop well before the right margin, so its paragraph ends here?"""
+    if right <= 0 or not ln.frags:
+        return False
+    size = ln.size or 10.0
+    text = ln.text.rstrip()
+    following = nxt.text.strip()
+    if is_cjk(text[-1:]) or is_cjk(following[:1]):
+        # Japanese wraps anywhere, so a full line ends within a character of the margin; two or
+        # three when line-breaking rules (禁則) pushed a character down to sit with 、。」 etc.
+        room = (3.2 if _NO_LINE_START.match(following) else 1.5) * size
+    else:
+        # English wraps at spaces: the paragraph ended if the next word would have fitted here.
+        word = _FIRST_WORD.match(following)
+        word = word.group(0) if word else following[:1]
+        room = (0.28 + min(_em_width(word), 12.0)) * (nxt.size or size) + 1.0 * size
+    return ln.x1 + room < right
+
+
+def _gap_after(ln: _PLine, nxt: _PLine, pitch: float | None, plines: list[_PLine], i: int) -> bool:
+    if nxt.page != ln.page or ln.y is None or nxt.y is None:
+        return False
+    if plines[i + 1] is not nxt:
+        return True  # a blank line in between
+    d = ln.y - nxt.y
+    if d < -0.5 * (ln.size or 10):
+        return True  # next line is higher up the page: another column or a text box
+    return pitch is not None and d > 1.6 * pitch
+
+
+def _style_levels(
+    plines: list[_PLine], body: float, body_bold: bool, breaks: list[bool]
+) -> dict[int, int]:
+    """Heading levels for lines set in a larger or bold type than the body text."""
+    cands: dict[int, tuple[float, bool]] = {}
+    for i, ln in enumerate(plines):
+        text = ln.text.strip()
+        # Type already says "heading" here, so a longer line (a wrapped title) may qualify.
+        if not text or not heading_like(text, STYLED_HEADING_MAX_WIDTH) or body <= 0:
+            continue
+        bigger = ln.size >= body * 1.12
+        bolder = ln.bold and not body_bold and ln.size >= body * 0.95
+        if not (bigger or bolder):
+            continue
+        if _run_length(plines, i, breaks) > 2:
+            continue  # three or more full lines in this type: an emphasised paragraph
+        cands[i] = ln.style
+    if not cands:
+        return {}
+    # Styles used only on the first page, before any other heading style, are the cover's
+    # (title, date, issuer): level 1 and left out of the ranking.
+    pages_of: dict[tuple[float, bool], set[int]] = {}
+    last_seen: dict[tuple[float, bool], int] = {}
+    first_seen: dict[tuple[float, bool], int] = {}
+    for i, style in cands.items():
+        pages_of.setdefault(style, set()).add(plines[i].page)
+        last_seen[style] = i
+        first_seen.setdefault(style, i)
+    cover: set[tuple[float, bool]] = set()
+    if plines[-1].page > 2:
+        page1 = {s for s, pages in pages_of.items() if pages == {1}}
+        others = [first_seen[s] for s in pages_of if s not in page1]
+        if others:
+            cover = {s for s in page1 if last_seen[s] < min(others)}
+    styles = sorted(set(cands.values()) - cover, key=lambda s: (-s[0], not s[1]))
+    rank = {s: r + 1 for r, s in enumerate(styles)}
+    rank.update({s: 1 for s in cover})
+    # Numbered headings ("1.", "2.3", "第2章") anchor the ranks to real depths.
+    anchored: dict[tuple[float, bool], Counter[int]] = {}
+    for i, style in cands.items():
+        hk = heading_kind(plines[i].text.strip())
+        if hk and hk[0] in ("num", "chapter"):
+            anchored.setdefault(style, Counter())[max(1, hk[1])] += 1
+    offset = 0
+    anchored = {s: c for s, c in anchored.items() if s not in cover}
+    if anchored:
+        top = min(anchored, key=lambda s: rank[s])
+        offset = anchored[top].most_common(1)[0][0] - rank[top]
+    return {i: 1 if s in cover else max(1, rank[s] + offset) for i, s in cands.items()}
+
+
+# --- pypdf's logging ------------------------------------------------------------------------------
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+        self.thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.records.append(record)
+
+
+_LOG_LOCK = threading.Lock()
+_log_users = 0
+_log_propagate = True
+
+
+@contextmanager
+def _pypdf_log():
+    """Collect pypdf's warnings instead of letting them reach stderr."""
+    global _log_users, _log_propagate
+    logger = logging.getLogger("pypdf")
+    handler = _Collect()
+    with _LOG_LOCK:
+        if _log_users == 0:
+            _log_propagate = logger.propagate
+            logger.propagate = False
+        _log_users += 1
+        logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        with _LOG_LOCK:
+            logger.removeHandler(handler)
+            _log_users -= 1
+            if _log_users == 0:
+                logger.propagate = _log_propagate

@@ -1,0 +1,34 @@
+"""Render stage: one Review record, four formats (text, md, json, html)."""
+
+from __future__ import annotations
+
+from ..models import ReportLanguage, Review
+from .html import render_html
+from .json import render_json
+from .labels import sanitize, strings
+from .markdown import render_markdown
+from .text import render_text
+
+__all__ = ["FORMATS", "render"]
+
+FORMATS: tuple[str, ...] = ("text", "md", "json", "html")
+
+
+def render(
+    review: Review, fmt: str, *, lang: ReportLanguage | None = None, color: bool = False
+) -> str:
+    """The review as text, md, json or html; labels in `lang` (default: the review's language).
+
+    `color` applies to text only. JSON is the Review record itself, whatever `lang` says.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    if fmt == "json":
+        return render_json(review)
+    labels = strings(lang or review.lang)
+    shown = sanitize(review)
+    if fmt == "text":
+        return render_text(shown, labels, color=color)
+    if fmt == "md":
+        return render_markdown(shown, labels)
+    return render_html(shown, labels)
