@@ -1,0 +1,181 @@
+"""Command line: `review FILE...`, `review rubric`. Thin: it calls review() and a renderer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import ExitCode, ReviewerError, UsageError
+from .models import CRITERION_IDS, DOCUMENT_KINDS
+
+FORMATS = ("text", "md", "json", "html")
+EXTENSIONS = {"text": "txt", "md": "md", "json": "json", "html": "html"}
+_REQUIRE = re.compile(r"^\s*([A-Za-z]+)\s*>=\s*([0-3])\s*$")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, as for any unusable input
+        raise UsageError(f"{message} (see review --help)")
+
+
+def _review_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="review",
+        description="Review AI-adoption project documents (PDF, DOCX, Markdown, text) against a rubric "
+        "of the ways such projects fail. Also: `review rubric` lists the criteria.",
+        epilog="Exit codes: 0 reviewed; 1 reviewed but below --fail-under or a --require gate; "
+        "2 unusable input or usage error.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="documents to review")
+    p.add_argument("--format", "-f", choices=FORMATS, default="text", help="report format (default: text)")
+    p.add_argument("--output", "-o", metavar="PATH", help="write the report here (a folder when several files)")
+    p.add_argument("--kind", choices=DOCUMENT_KINDS, help="document kind (default: detected)")
+    p.add_argument("--engine", choices=("auto", "rules", "llm"), default=os.environ.get("REVIEWER_ENGINE", "auto"),
+                   help="auto = LLM when an endpoint is configured, else rules (default: auto)")
+    p.add_argument("--lang", choices=("ja", "en"), help="report language (default: the document's)")
+    p.add_argument("--fail-under", type=int, metavar="N", help="exit 1 when the score is below N (0-100)")
+    p.add_argument("--require", action="append", default=[], metavar="ID>=N",
+                   help="exit 1 unless criterion ID reaches level N, e.g. EXIT>=2 (repeatable)")
+    p.add_argument("--version", action="version", version=f"reviewer {__version__}")
+    return p
+
+
+def _requirements(specs: list[str]) -> list[tuple[str, int]]:
+    out = []
+    for spec in specs:
+        m = _REQUIRE.match(spec)
+        if not m or m.group(1).upper() not in CRITERION_IDS:
+            raise UsageError(f"--require {spec!r}: expected ID>=N with ID one of {', '.join(CRITERION_IDS)} and N 0-3")
+        out.append((m.group(1).upper(), int(m.group(2))))
+    return out
+
+
+def _rubric_command(argv: list[str]) -> int:
+    p = _Parser(prog="review rubric", description="List the rubric's criteria with the article chapters.")
+    p.add_argument("--lang", choices=("ja", "en"), default="en")
+    p.add_argument("--format", "-f", choices=("text", "json"), default="text")
+    args = p.parse_args(argv)
+    from .rubric import load_rubric
+
+    rubric = load_rubric()
+    lang = args.lang
+    if args.format == "json":
+        rows = [
+            {
+                "id": c.id,
+                "title": c.title(lang),
+                "chapter": c.chapter.number,
+                "chapter_title": c.chapter.title(lang),
+                "guards_against": c.guards_against(lang),
+                "aspects": [{"id": a.id, "title": a.title(lang)} for a in c.aspects],
+                "red_flags": [f.id for f in c.red_flags],
+            }
+            for c in rubric.criteria
+        ]
+        print(json.dumps({"version": rubric.version, "criteria": rows}, ensure_ascii=False, indent=2))
+        return ExitCode.OK
+    print(f"rubric {rubric.version}: {len(rubric.criteria)} criteria")
+    for c in rubric.criteria:
+        print(f"\n{c.id:<9} {c.title(lang)}")
+        print(f"          {'第' if lang == 'ja' else 'chapter '}{c.chapter.number}{'章' if lang == 'ja' else ''}: "
+              f"{c.chapter.title(lang)}")
+        print(f"          {c.guards_against(lang)}")
+        print(f"          {'観点' if lang == 'ja' else 'aspects'}: {', '.join(a.title(lang) for a in c.aspects)}")
+    return ExitCode.OK
+
+
+def _write(text: str, target: Path | None) -> None:
+    if target is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+
+
+def _run(argv: list[str]) -> int:
+    if argv and argv[0] == "rubric" and not Path("rubric").exists():
+        return _rubric_command(argv[1:])
+    args = _review_parser().parse_args(argv)
+    requirements = _requirements(args.require)
+    if args.fail_under is not None and not 0 <= args.fail_under <= 100:
+        raise UsageError("--fail-under must be between 0 and 100")
+
+    from .report import render
+    from .review import review
+
+    several = len(args.files) > 1
+    out = Path(args.output) if args.output else None
+    if out is not None and several and out.exists() and not out.is_dir():
+        raise UsageError(f"--output {out} must be a folder when reviewing several files")
+    color = args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+    status = ExitCode.OK
+    reviews = []
+    for name in args.files:
+        try:
+            result = review(name, kind=args.kind, lang=args.lang, engine=args.engine)
+        except UsageError:
+            raise
+        except ReviewerError as exc:
+            print(f"review: {exc}", file=sys.stderr)
+            status = ExitCode.UNUSABLE
+            continue
+        failed = []
+        if args.fail_under is not None and result.overall.score < args.fail_under:
+            failed.append(f"score {result.overall.score} < {args.fail_under}")
+        for cid, need in requirements:
+            got = result.criterion(cid).level
+            if got < need:
+                failed.append(f"{cid} level {got} < {need}")
+        if failed:
+            print(f"review: {name}: below the gate: {'; '.join(failed)}", file=sys.stderr)
+            if status == ExitCode.OK:
+                status = ExitCode.BELOW_THRESHOLD
+        reviews.append(result)
+        if args.format == "json" and several and out is None:
+            continue  # printed together as one array below
+        text = render(result, args.format, lang=args.lang, color=color)
+        if out is not None and several:
+            _write(text, out / f"{Path(name).name}.{EXTENSIONS[args.format]}")
+        elif out is not None:
+            _write(text, out)
+        else:
+            if several and args.format in ("text", "md"):
+                _write(("=" * 78) + f"\n{name}\n" + ("=" * 78), None)
+            _write(text, None)
+    if args.format == "json" and several and out is None:
+        payload = [r.model_dump(mode="json") for r in reviews]
+        _write(json.dumps(payload, ensure_ascii=False, indent=2), None)
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `review` console script; never shows a traceback for user errors."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        _review_parser().print_usage(sys.stderr)
+        print("review: no file given (see review --help)", file=sys.stderr)
+        return ExitCode.UNUSABLE
+    try:
+        return _run(argv)
+    except ReviewerError as exc:
+        print(f"review: {exc}", file=sys.stderr)
+        return ExitCode.UNUSABLE
+    except KeyboardInterrupt:
+        print("review: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return ExitCode.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Review one document: parse, run the rules, merge into a Review with an overall verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import config
+from .errors import UsageError
+from .models import (
+    DOCUMENT_KINDS,
+    CriterionResult,
+    Document,
+    DocumentInfo,
+    Overall,
+    RedFlag,
+    ReportLanguage,
+    Review,
+    Risk,
+)
+from .rubric import Rubric, load_rubric
+from .rules import Engine, build_corpus, detect_injection, detect_kind, is_ai_related
+
+ENGINES = ("auto", "rules", "llm")
+
+
+def review(
+    source: str | Path | Document,
+    *,
+    kind: str | None = None,
+    lang: str | None = None,
+    engine: str = "auto",
+    rubric: Rubric | None = None,
+) -> Review:
+    """Review a file (or an already parsed Document) and return the Review record."""
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "llm":
+        raise UsageError("the LLM engine is not available yet; use --engine rules")
+    if kind is not None and kind not in DOCUMENT_KINDS:
+        raise UsageError(f"unknown kind {kind!r}; choose one of {', '.join(DOCUMENT_KINDS)}")
+    if lang is not None and lang not in ("ja", "en"):
+        raise UsageError(f"unknown report language {lang!r}; choose ja or en")
+    if isinstance(source, Document):
+        doc = source
+    else:
+        from .parse import parse_file
+
+        doc = parse_file(source)
+    rubric = rubric or load_rubric()
+    report_lang: ReportLanguage = lang or ("en" if doc.language == "en" else "ja")  # type: ignore[assignment]
+
+    corpus = build_corpus(doc)
+    detected = detect_kind(corpus, rubric)
+    doc_kind = kind or detected
+    profile = rubric.settings.profiles[doc_kind]
+    rules = Engine(rubric, corpus, doc_kind, report_lang)
+
+    criteria: list[CriterionResult] = []
+    red_flags: list[RedFlag] = []
+    for crit in rubric.criteria:
+        result, flags = rules.judge(crit, profile.weights[crit.id])
+        criteria.append(result)
+        red_flags.extend(flags)
+    injection = detect_injection(rules)
+    ai_related = is_ai_related(corpus, rubric)
+
+    warnings = list(doc.warnings)
+    if not ai_related:
+        warnings.append(
+            "この文書はAI導入プロジェクトに関するものには見えません。AI固有の基準の評価は参考程度です。"
+            if report_lang == "ja"
+            else "This document does not look like an AI project; read the AI-specific criteria as indicative only."
+        )
+    overall = score(criteria, red_flags, injection.detected, rubric, doc_kind, report_lang)
+    return Review(
+        document=DocumentInfo(
+            name=doc.name,
+            kind=doc_kind,  # type: ignore[arg-type]
+            kind_detected=kind is None,
+            language=doc.language,
+            sha256=doc.sha256,
+            pages=doc.pages,
+            format=doc.format,
+            blocks=len(doc.blocks),
+            ai_related=ai_related,
+        ),
+        engine="rules",
+        lang=report_lang,
+        rubric_version=rubric.version,
+        criteria=criteria,
+        red_flags=red_flags,
+        injection=injection,
+        overall=overall,
+        warnings=warnings,
+    )
+
+
+def score(
+    criteria: list[CriterionResult],
+    red_flags: list[RedFlag],
+    injected: bool,
+    rubric: Rubric,
+    kind: str,
+    lang: ReportLanguage,
+) -> Overall:
+    """Weighted levels to 0–100, less a penalty per red flag; verdict by the documented thresholds."""
+    profile = rubric.settings.profiles[kind]
+    total = sum(c.weight for c in criteria)
+    raw = 100 * sum(c.weight * c.level for c in criteria) / (3 * total)
+    penalty = min(config.RED_FLAG_PENALTY * len(red_flags), config.RED_FLAG_PENALTY_MAX)
+    value = max(0, min(100, round(raw - penalty)))
+
+    by_id = {c.id: c for c in criteria}
+    weak_keys = [cid for cid in profile.key if by_id[cid].level < 2]
+    missing_keys = [cid for cid in profile.key if by_id[cid].level == 0]
+    ja = lang == "ja"
+    reasons: list[str] = []
+    if value < config.REJECT_BELOW_SCORE or len(missing_keys) >= 2:
+        verdict = "reject"
+        if value < config.REJECT_BELOW_SCORE:
+            reasons.append(
+                f"スコア{value}が却下基準{config.REJECT_BELOW_SCORE}未満"
+                if ja
+                else f"score {value} is below {config.REJECT_BELOW_SCORE}"
+            )
+        if len(missing_keys) >= 2:
+            reasons.append(
+                f"重要基準 {', '.join(missing_keys)} が記載なし"
+                if ja
+                else f"key criteria {', '.join(missing_keys)} are missing"
+            )
+    elif value >= config.APPROVE_MIN_SCORE and not weak_keys and not red_flags and not injected:
+        verdict = "approve"
+        reasons.append(
+            f"スコア{value}、重要基準はすべてレベル2以上、レッドフラグなし"
+            if ja
+            else f"score {value}, every key criterion at level 2 or above, no red flags"
+        )
+    else:
+        verdict = "revise"
+        if value < config.APPROVE_MIN_SCORE:
+            reasons.append(
+                f"スコア{value}が承認基準{config.APPROVE_MIN_SCORE}未満"
+                if ja
+                else f"score {value} is below {config.APPROVE_MIN_SCORE}"
+            )
+        if weak_keys:
+            reasons.append(
+                f"重要基準 {', '.join(weak_keys)} がレベル2未満"
+                if ja
+                else f"key criteria {', '.join(weak_keys)} are below level 2"
+            )
+        if red_flags:
+            reasons.append(f"レッドフラグ{len(red_flags)}件" if ja else f"{len(red_flags)} red flag(s)")
+        if injected:
+            reasons.append(
+                "評価者（AI）への指示文が含まれている" if ja else "the document contains instructions addressed to an AI reviewer"
+            )
+
+    flagged = {f.criterion for f in red_flags}
+    ranked = sorted(
+        (c for c in criteria if c.level < 3),
+        key=lambda c: (-(c.weight * (3 - c.level) + (1.5 if c.id in flagged else 0)), c.level),
+    )
+    risks = []
+    for c in ranked[:3]:
+        crit = rubric.criterion(c.id)
+        flag_msg = next((f.message for f in red_flags if f.criterion == c.id), None)
+        risks.append(Risk(criterion=c.id, title=c.title, level=c.level, reason=flag_msg or crit.guards_against(lang)))
+
+    scenario = None
+    best = 0.0
+    fired = {f.id for f in red_flags}
+    for sc in rubric.settings.scenarios:
+        mean = sum(by_id[cid].level for cid in sc.criteria) / len(sc.criteria)
+        hit = any(fid in fired for fid in sc.red_flags)
+        deficit = (3 - mean) + (1.5 if hit else 0)
+        if (mean <= 1.0 or hit) and deficit > best:
+            best, scenario = deficit, sc
+    return Overall(
+        score=value,
+        verdict=verdict,  # type: ignore[arg-type]
+        reasons=reasons,
+        risks=risks,
+        scenario=scenario.id if scenario else None,
+        scenario_title=scenario.title(lang) if scenario else None,
+    )
