@@ -91,6 +91,22 @@ class Corpus:
         return False
 
 
+_BARE_NUMBER = re.compile(r"^[~約]?\s*\d[\d,.]*\s*$")
+_HEADER_UNIT = re.compile(r"[(\[]([^()\[\]]{1,8})[)\]]\s*$")
+
+
+def _with_header_units(row: str, header: str) -> str:
+    """Give a bare number in a cell the unit its column header names: 「金額(千円)」 over 「2,100」."""
+    cells, heads = row.split(" | "), header.split(" | ")
+    if len(cells) != len(heads):
+        return row
+    for i, (cell, head) in enumerate(zip(cells, heads, strict=True)):
+        unit = _HEADER_UNIT.search(head)
+        if unit and _BARE_NUMBER.match(cell):
+            cells[i] = f"{cell.strip()}{unit.group(1)}"
+    return " | ".join(cells)
+
+
 def build_corpus(doc: Document) -> Corpus:
     """Split blocks into units and normalise them once."""
     units: list[Unit] = []
@@ -99,9 +115,11 @@ def build_corpus(doc: Document) -> Corpus:
     for block in doc.blocks:
         if block.kind == "table_row":
             header = None
+            norm = normalize(block.text)
             if block.header:
                 header = headers.setdefault(block.header, normalize(block.header))
-            units.append(Unit(len(units), block.text, normalize(block.text), block, heading, header))
+                norm = _with_header_units(norm, header)
+            units.append(Unit(len(units), block.text, norm, block, heading, header))
             continue
         if block.kind == "heading":
             units.append(Unit(len(units), block.text, normalize(block.text), block, heading))
@@ -121,15 +139,26 @@ class Engine:
     kind: str
     lang: ReportLanguage
 
-    _signals: dict[int, set[str]] = field(default_factory=dict)
+    _signals: dict[int, dict[str, list[tuple[int, int]]]] = field(default_factory=dict)
 
-    def signals(self, unit: Unit) -> set[str]:
-        """Kinds of concrete detail in the unit itself (never its heading or table header)."""
+    def signals(self, unit: Unit) -> dict[str, list[tuple[int, int]]]:
+        """Kinds of concrete detail in the unit itself (never its heading or table header), with spans."""
         if unit.index not in self._signals:
-            self._signals[unit.index] = {
-                s.kind for s in self.rubric.signals.signals if unit.index in self.corpus.hits(s.patterns.regex)
-            }
+            found: dict[str, list[tuple[int, int]]] = {}
+            for sig in self.rubric.signals.signals:
+                spans = self.corpus.hits(sig.patterns.regex).get(unit.index)
+                if spans:
+                    found.setdefault(sig.kind, []).extend(spans)
+            self._signals[unit.index] = found
         return self._signals[unit.index]
+
+    def concrete_signals(self, unit: Unit, own: list[tuple[int, int]]) -> set[str]:
+        """Signal kinds found outside the criterion's own words, so 「データオーナー」 is not its own owner."""
+        out = set()
+        for kind, spans in self.signals(unit).items():
+            if any(not any(s >= a and e <= b for a, b in own) for s, e in spans):
+                out.add(kind)
+        return out
 
     def is_vague(self, unit: Unit) -> bool:
         return unit.index in self.corpus.hits(self.rubric.signals.vague.regex)
@@ -168,6 +197,8 @@ class Engine:
         context_units = [
             u for u in corpus.units if u.index not in candidates and (u.heading is not None or u.header)
         ]
+        flags = self.red_flags(crit)
+        flagged = {unit.index for _, _, unit in flags}
         mentioned: dict[str, list[Unit]] = {a.id: [] for a in crit.aspects}
         concrete: dict[str, list[tuple[Unit, int]]] = {a.id: [] for a in crit.aspects}
         topic_units: list[Unit] = []
@@ -181,19 +212,20 @@ class Engine:
             )
             if not on_topic:
                 continue
-            if unit.block.kind == "heading":
-                topic_units.append(unit)
-                continue  # a heading names a topic; its content is what follows
             topic_units.append(unit)
-            if not in_unit and not in_ctx:
-                continue
-            signals = self.signals(unit)
-            vague = self.is_vague(unit)
+            if unit.block.kind == "heading" or not (in_unit or in_ctx):
+                continue  # a heading names a topic; its content is what follows
+            # A sentence committing to the failure pattern earns no credit for the same criterion.
+            vague = unit.index in flagged or self.is_vague(unit)
+            topic_spans = topic_hits.get(unit.index, [])
             for i in in_unit + in_ctx:
                 aspect = crit.aspects[i]
                 mentioned[aspect.id].append(unit)
+                if vague:
+                    continue
+                signals = self.concrete_signals(unit, aspect_hits[i].get(unit.index, []) + topic_spans)
                 needed = set(aspect.needs) if aspect.needs else signals
-                if signals & needed and not vague:
+                if signals & needed:
                     concrete[aspect.id].append((unit, len(signals)))
 
         n_concrete = sum(1 for a in crit.aspects if concrete[a.id])
@@ -205,7 +237,6 @@ class Engine:
         elif topic_units or any(mentioned.values()):
             level = 1
 
-        flags = self.red_flags(crit)
         if flags:
             level = 0 if level <= 1 else level - 1
 

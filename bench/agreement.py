@@ -1,0 +1,77 @@
+"""Agreement of the rules engine with the hand labels: samples' sidecars and the example passages.
+
+Prints per sample the criteria that disagree, exact and within-one agreement over all labels, the
+confusion of expected vs got levels, and the share of example passages inside their labelled range.
+
+Usage: python bench/agreement.py [--verbose]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from reviewer.parse import parse_bytes  # noqa: E402
+from reviewer.review import review  # noqa: E402
+
+
+def samples(verbose: bool) -> None:
+    exact = near = total = 0
+    confusion: Counter[tuple[int, int]] = Counter()
+    kinds = verdicts = docs = 0
+    for sidecar in sorted((ROOT / "samples" / "expected").glob("*.yaml")):
+        spec = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
+        got = review(ROOT / "samples" / spec["document"], engine="rules")
+        docs += 1
+        kinds += got.document.kind == spec["kind"]
+        verdicts += got.overall.verdict == spec.get("verdict")
+        wrong = []
+        for cid, item in spec["levels"].items():
+            level = got.criterion(cid).level
+            total += 1
+            exact += level == item["level"]
+            near += abs(level - item["level"]) <= 1
+            confusion[(item["level"], level)] += 1
+            if level != item["level"]:
+                wrong.append(f"{cid} {level}≠{item['level']}")
+        print(f"{spec['document']:<36} score {got.overall.score:>3} {got.overall.verdict:<7} "
+              f"(label {spec.get('verdict', '-'):<7}) {'; '.join(wrong) or 'all agree'}")
+    print(f"\nsamples: {docs} documents, {total} labels: exact {exact}/{total} = {exact / total:.1%}, "
+          f"within one level {near}/{total} = {near / total:.1%}; kind {kinds}/{docs}, verdict {verdicts}/{docs}")
+    print("expected→got: " + ", ".join(f"{e}→{g}: {n}" for (e, g), n in sorted(confusion.items()) if e != g))
+
+
+def examples(verbose: bool) -> None:
+    ok = total = 0
+    per: Counter[str] = Counter()
+    for path in sorted((ROOT / "rubrics" / "examples").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for ex in data["examples"]:
+            low = ex.get("expect", ex.get("min", 0))
+            high = ex.get("expect", ex.get("max", 3))
+            doc = parse_bytes(ex["text"].encode("utf-8"), "passage.md")
+            level = review(doc, lang=ex["lang"], engine="rules").criterion(data["criterion"]).level
+            total += 1
+            if low <= level <= high:
+                ok += 1
+            else:
+                per[data["criterion"]] += 1
+                if verbose:
+                    print(f"  {data['criterion']} {ex['id']}: got {level}, expected {low}..{high}")
+    print(f"examples: {ok}/{total} = {ok / total:.1%} inside their labelled range; "
+          f"misses by criterion: {dict(per) or 'none'}")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--verbose", "-v", action="store_true")
+    args = ap.parse_args()
+    samples(args.verbose)
+    examples(args.verbose)
