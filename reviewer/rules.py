@@ -45,6 +45,11 @@ class Unit:
     header: str | None = None  # normalised table header row, if a table row
 
 
+# Units are matched as one string; the joiner holds both sentence stops so that bounded gaps such
+# as [^。]{0,20} or [^.]{0,30} cannot run from one unit into the next.
+_JOINER = "\n。.\n"
+
+
 @dataclass
 class Corpus:
     """All units of a document, with every pattern's hits computed in one pass per pattern."""
@@ -59,8 +64,8 @@ class Corpus:
         pos = 0
         for unit in self.units:
             self.starts.append(pos)
-            pos += len(unit.norm) + 1
-        self.joined = "\n".join(u.norm for u in self.units)
+            pos += len(unit.norm) + len(_JOINER)
+        self.joined = _JOINER.join(u.norm for u in self.units)
 
     def hits(self, regex: re.Pattern[str] | None) -> dict[int, list[tuple[int, int]]]:
         """Unit index -> match spans (relative to the unit) of a regex, memoised per regex."""
@@ -92,11 +97,16 @@ class Corpus:
 
 
 _BARE_NUMBER = re.compile(r"^[~約]?\s*\d[\d,.]*\s*$")
+_MARKER = re.compile(r"^\s*([raci]([/,・ ]?[raci])*|[○◎●✓✔〇])\s*$")
 _HEADER_UNIT = re.compile(r"[(\[]([^()\[\]]{1,8})[)\]]\s*$")
 
 
 def _with_header_units(row: str, header: str) -> str:
-    """Give a bare number in a cell the unit its column header names: 「金額(千円)」 over 「2,100」."""
+    """Read a cell with its column header where the cell alone says nothing.
+
+    A bare number takes the unit the header names (「金額(千円)」 over 「2,100」 reads 2,100千円), and a
+    RACI letter or a check mark takes the header's role (「業務部」 over 「A/R」 reads 業務部:a/r).
+    """
     cells, heads = row.split(" | "), header.split(" | ")
     if len(cells) != len(heads):
         return row
@@ -104,6 +114,8 @@ def _with_header_units(row: str, header: str) -> str:
         unit = _HEADER_UNIT.search(head)
         if unit and _BARE_NUMBER.match(cell):
             cells[i] = f"{cell.strip()}{unit.group(1)}"
+        elif _MARKER.match(cell) and head.strip():
+            cells[i] = f"{head.strip()}:{cell.strip()}"
     return " | ".join(cells)
 
 

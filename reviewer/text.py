@@ -49,8 +49,12 @@ def detect_language(text: str) -> Language:
     return "mixed"
 
 
-# A sentence ends at 。！？ (and ASCII .!? followed by space or end), or at a line break.
-_SENTENCE_END = re.compile(r"(?<=[。！？!?])\s*|(?<=[.])\s+(?=[\"'(\[A-Z0-9\u3040-\u9fff])|\n+")
+# A sentence ends at 。！？ (and ASCII .!? followed by space or end), or at a line break; not after
+# abbreviations and initials ("Ms.", "e.g.", "J.").
+_ABBREV = "".join(rf"(?<!\b{a}\.)" for a in ("[A-Z]", "Mr", "Ms", "Dr", "St", "No", "vs", "Mrs", "e\\.g", "i\\.e", "etc"))
+_SENTENCE_END = re.compile(
+    rf"(?<=[。！？!?])\s*|{_ABBREV}(?<=[.])\s+(?=[\"'(\[A-Z0-9\u3040-\u9fff])|\n+"
+)
 
 
 def split_sentences(text: str) -> list[str]:
