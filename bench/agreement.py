@@ -41,11 +41,18 @@ def samples(verbose: bool) -> None:
             confusion[(item["level"], level)] += 1
             if level != item["level"]:
                 wrong.append(f"{cid} {level}≠{item['level']}")
-        print(f"{spec['document']:<36} score {got.overall.score:>3} {got.overall.verdict:<7} "
-              f"(label {spec.get('verdict', '-'):<7}) {'; '.join(wrong) or 'all agree'}")
-    print(f"\nsamples: {docs} documents, {total} labels: exact {exact}/{total} = {exact / total:.1%}, "
-          f"within one level {near}/{total} = {near / total:.1%}; kind {kinds}/{docs}, verdict {verdicts}/{docs}")
-    print("expected→got: " + ", ".join(f"{e}→{g}: {n}" for (e, g), n in sorted(confusion.items()) if e != g))
+        print(
+            f"{spec['document']:<36} score {got.overall.score:>3} {got.overall.verdict:<7} "
+            f"(label {spec.get('verdict', '-'):<7}) {'; '.join(wrong) or 'all agree'}"
+        )
+    print(
+        f"\nsamples: {docs} documents, {total} labels: exact {exact}/{total} = {exact / total:.1%}, "
+        f"within one level {near}/{total} = {near / total:.1%}; kind {kinds}/{docs}, verdict {verdicts}/{docs}"
+    )
+    print(
+        "expected→got: "
+        + ", ".join(f"{e}→{g}: {n}" for (e, g), n in sorted(confusion.items()) if e != g)
+    )
 
 
 def examples(verbose: bool) -> None:
@@ -65,8 +72,10 @@ def examples(verbose: bool) -> None:
                 per[data["criterion"]] += 1
                 if verbose:
                     print(f"  {data['criterion']} {ex['id']}: got {level}, expected {low}..{high}")
-    print(f"examples: {ok}/{total} = {ok / total:.1%} inside their labelled range; "
-          f"misses by criterion: {dict(per) or 'none'}")
+    print(
+        f"examples: {ok}/{total} = {ok / total:.1%} inside their labelled range; "
+        f"misses by criterion: {dict(per) or 'none'}"
+    )
 
 
 if __name__ == "__main__":

@@ -26,14 +26,29 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SECTION_JA = [
-    ("目的と対象業務", "本PoCは、保険金請求窓口における一次回答業務を対象とする。現状、1件あたりの回答作成に平均14分を要し、"
-     "月末には未回答が300件を超えて滞留している。生成AIで回答案を作成し、担当者が確認して送信する流れに改める。"),
+    (
+        "目的と対象業務",
+        "本PoCは、保険金請求窓口における一次回答業務を対象とする。現状、1件あたりの回答作成に平均14分を要し、"
+        "月末には未回答が300件を超えて滞留している。生成AIで回答案を作成し、担当者が確認して送信する流れに改める。",
+    ),
     ("評価指標", None),
-    ("判定と撤退の基準", "2027年3月15日の判定会議で、業務部長が本番移行の可否を決定する。"
-     "回答案の採用率が60%未満、または誤回答率が2%を超えた場合は中止する。"),
-    ("現場の参画", "請求センターの担当者5名と課長1名が、毎週水曜のワークショップで例外処理と暗黙の判断基準を洗い出す。"),
-    ("データ", "回答履歴データのオーナーは業務企画課とし、項目定義書を2026年12月までに整備する。欠損率は毎月確認する。"),
-    ("セキュリティ", "個人情報はマスキングしたうえで国内リージョンのみで処理し、アクセスログを1年間保管する。"),
+    (
+        "判定と撤退の基準",
+        "2027年3月15日の判定会議で、業務部長が本番移行の可否を決定する。"
+        "回答案の採用率が60%未満、または誤回答率が2%を超えた場合は中止する。",
+    ),
+    (
+        "現場の参画",
+        "請求センターの担当者5名と課長1名が、毎週水曜のワークショップで例外処理と暗黙の判断基準を洗い出す。",
+    ),
+    (
+        "データ",
+        "回答履歴データのオーナーは業務企画課とし、項目定義書を2026年12月までに整備する。欠損率は毎月確認する。",
+    ),
+    (
+        "セキュリティ",
+        "個人情報はマスキングしたうえで国内リージョンのみで処理し、アクセスログを1年間保管する。",
+    ),
 ]
 KPI_ROWS = [
     ("指標", "現状値", "目標値", "測定方法", "測定時期"),
@@ -109,7 +124,9 @@ def median_time(fn, path: Path, repeat: int) -> float:
 def peak_rss_mb(code: str) -> float:
     """Peak resident memory of a child process running `code`."""
     probe = code + "\nimport resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     return int(out.stdout.strip().splitlines()[-1]) / 1024
 
 
@@ -141,8 +158,10 @@ def main() -> None:
             full_review(path)  # warm: imports, rubric load, regex compile
             t_bare = median_time(bare, path, args.repeat)
             t_full = median_time(full_review, path, args.repeat)
-            mem = peak_rss_mb(f"import sys; sys.path.insert(0, '.'); from bench.bench_review import full_review; "
-                              f"from pathlib import Path; full_review(Path({str(path)!r}))")
+            mem = peak_rss_mb(
+                f"import sys; sys.path.insert(0, '.'); from bench.bench_review import full_review; "
+                f"from pathlib import Path; full_review(Path({str(path)!r}))"
+            )
             pages = None
             if label == "PDF":
                 import pypdf
@@ -151,8 +170,10 @@ def main() -> None:
             rows.append((label, pages, t_bare, t_full, mem))
         for label, pages, t_bare, t_full, mem in rows:
             what = f"{pages} pages" if pages else f"{args.pages} page breaks"
-            print(f"{label} ({what}): bare extraction {t_bare * 1000:.0f} ms, full review {t_full * 1000:.0f} ms, "
-                  f"ratio {t_full / t_bare:.2f}, peak RSS {mem:.0f} MB")
+            print(
+                f"{label} ({what}): bare extraction {t_bare * 1000:.0f} ms, full review {t_full * 1000:.0f} ms, "
+                f"ratio {t_full / t_bare:.2f}, peak RSS {mem:.0f} MB"
+            )
 
         one_page = ROOT / "samples" / "en-proposal-keyword-stuffed.md"
         if not one_page.exists():
@@ -170,14 +191,24 @@ def main() -> None:
             "heavy = ('langchain', 'langchain_openai', 'langchain_core', 'openai', 'httpx', 'tiktoken', 'requests')\n"
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n"
         )
-        mods = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+        mods = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT
+        )
         heavy = mods.stdout.strip().splitlines()[-1] if mods.stdout.strip() else "?"
-        print(f"cold start: `review {one_page.name} --format json` {cold * 1000:.0f} ms vs "
-              f"`python -c 'import pypdf, docx'` {base * 1000:.0f} ms, ratio {cold / base:.2f}; "
-              f"network/LLM modules imported: {heavy}")
-        print(json.dumps({"docx_ratio": rows[0][3] / rows[0][2] if rows else None,
-                          "pdf_ratio": rows[1][3] / rows[1][2] if len(rows) > 1 else None,
-                          "cold_ratio": cold / base}))
+        print(
+            f"cold start: `review {one_page.name} --format json` {cold * 1000:.0f} ms vs "
+            f"`python -c 'import pypdf, docx'` {base * 1000:.0f} ms, ratio {cold / base:.2f}; "
+            f"network/LLM modules imported: {heavy}"
+        )
+        print(
+            json.dumps(
+                {
+                    "docx_ratio": rows[0][3] / rows[0][2] if rows else None,
+                    "pdf_ratio": rows[1][3] / rows[1][2] if len(rows) > 1 else None,
+                    "cold_ratio": cold / base,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

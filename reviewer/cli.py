@@ -32,15 +32,30 @@ def _review_parser() -> argparse.ArgumentParser:
         "2 unusable input or usage error.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="documents to review")
-    p.add_argument("--format", "-f", choices=FORMATS, default="text", help="report format (default: text)")
-    p.add_argument("--output", "-o", metavar="PATH", help="write the report here (a folder when several files)")
+    p.add_argument(
+        "--format", "-f", choices=FORMATS, default="text", help="report format (default: text)"
+    )
+    p.add_argument(
+        "--output", "-o", metavar="PATH", help="write the report here (a folder when several files)"
+    )
     p.add_argument("--kind", choices=DOCUMENT_KINDS, help="document kind (default: detected)")
-    p.add_argument("--engine", choices=("auto", "rules", "llm"), default=os.environ.get("REVIEWER_ENGINE", "auto"),
-                   help="auto = LLM when an endpoint is configured, else rules (default: auto)")
+    p.add_argument(
+        "--engine",
+        choices=("auto", "rules", "llm"),
+        default=os.environ.get("REVIEWER_ENGINE", "auto"),
+        help="auto = LLM when an endpoint is configured, else rules (default: auto)",
+    )
     p.add_argument("--lang", choices=("ja", "en"), help="report language (default: the document's)")
-    p.add_argument("--fail-under", type=int, metavar="N", help="exit 1 when the score is below N (0-100)")
-    p.add_argument("--require", action="append", default=[], metavar="ID>=N",
-                   help="exit 1 unless criterion ID reaches level N, e.g. EXIT>=2 (repeatable)")
+    p.add_argument(
+        "--fail-under", type=int, metavar="N", help="exit 1 when the score is below N (0-100)"
+    )
+    p.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        metavar="ID>=N",
+        help="exit 1 unless criterion ID reaches level N, e.g. EXIT>=2 (repeatable)",
+    )
     p.add_argument("--version", action="version", version=f"reviewer {__version__}")
     return p
 
@@ -50,13 +65,17 @@ def _requirements(specs: list[str]) -> list[tuple[str, int]]:
     for spec in specs:
         m = _REQUIRE.match(spec)
         if not m or m.group(1).upper() not in CRITERION_IDS:
-            raise UsageError(f"--require {spec!r}: expected ID>=N with ID one of {', '.join(CRITERION_IDS)} and N 0-3")
+            raise UsageError(
+                f"--require {spec!r}: expected ID>=N with ID one of {', '.join(CRITERION_IDS)} and N 0-3"
+            )
         out.append((m.group(1).upper(), int(m.group(2))))
     return out
 
 
 def _rubric_command(argv: list[str]) -> int:
-    p = _Parser(prog="review rubric", description="List the rubric's criteria with the article chapters.")
+    p = _Parser(
+        prog="review rubric", description="List the rubric's criteria with the article chapters."
+    )
     p.add_argument("--lang", choices=("ja", "en"), default="en")
     p.add_argument("--format", "-f", choices=("text", "json"), default="text")
     args = p.parse_args(argv)
@@ -77,15 +96,21 @@ def _rubric_command(argv: list[str]) -> int:
             }
             for c in rubric.criteria
         ]
-        print(json.dumps({"version": rubric.version, "criteria": rows}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps({"version": rubric.version, "criteria": rows}, ensure_ascii=False, indent=2)
+        )
         return ExitCode.OK
     print(f"rubric {rubric.version}: {len(rubric.criteria)} criteria")
     for c in rubric.criteria:
         print(f"\n{c.id:<9} {c.title(lang)}")
-        print(f"          {'第' if lang == 'ja' else 'chapter '}{c.chapter.number}{'章' if lang == 'ja' else ''}: "
-              f"{c.chapter.title(lang)}")
+        print(
+            f"          {'第' if lang == 'ja' else 'chapter '}{c.chapter.number}{'章' if lang == 'ja' else ''}: "
+            f"{c.chapter.title(lang)}"
+        )
         print(f"          {c.guards_against(lang)}")
-        print(f"          {'観点' if lang == 'ja' else 'aspects'}: {', '.join(a.title(lang) for a in c.aspects)}")
+        print(
+            f"          {'観点' if lang == 'ja' else 'aspects'}: {', '.join(a.title(lang) for a in c.aspects)}"
+        )
     return ExitCode.OK
 
 

@@ -49,7 +49,7 @@ def review(
     rubric = rubric or load_rubric()
     report_lang: ReportLanguage = lang or ("en" if doc.language == "en" else "ja")  # type: ignore[assignment]
 
-    corpus = build_corpus(doc)
+    corpus = build_corpus(doc, rubric)
     detected = detect_kind(corpus, rubric)
     doc_kind = kind or detected
     profile = rubric.settings.profiles[doc_kind]
@@ -151,10 +151,14 @@ def score(
                 else f"key criteria {', '.join(weak_keys)} are below level 2"
             )
         if red_flags:
-            reasons.append(f"レッドフラグ{len(red_flags)}件" if ja else f"{len(red_flags)} red flag(s)")
+            reasons.append(
+                f"レッドフラグ{len(red_flags)}件" if ja else f"{len(red_flags)} red flag(s)"
+            )
         if injected:
             reasons.append(
-                "評価者（AI）への指示文が含まれている" if ja else "the document contains instructions addressed to an AI reviewer"
+                "評価者（AI）への指示文が含まれている"
+                if ja
+                else "the document contains instructions addressed to an AI reviewer"
             )
 
     flagged = {f.criterion for f in red_flags}
@@ -166,7 +170,14 @@ def score(
     for c in ranked[:3]:
         crit = rubric.criterion(c.id)
         flag_msg = next((f.message for f in red_flags if f.criterion == c.id), None)
-        risks.append(Risk(criterion=c.id, title=c.title, level=c.level, reason=flag_msg or crit.guards_against(lang)))
+        risks.append(
+            Risk(
+                criterion=c.id,
+                title=c.title,
+                level=c.level,
+                reason=flag_msg or crit.guards_against(lang),
+            )
+        )
 
     scenario = None
     best = 0.0

@@ -6,6 +6,8 @@ import math
 import re
 from functools import cached_property
 from pathlib import Path
+from re import _constants as sre  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Literal
 
 import yaml
@@ -54,6 +56,13 @@ class Patterns(Strict):
         return [*self.ja, *self.en]
 
     @cached_property
+    def compiled(self) -> list[tuple[re.Pattern[str], tuple[frozenset[str], ...]]]:
+        """Each pattern with the literal sets its every match needs one string of (see required_literals)."""
+        return [
+            (re.compile(p), tuple(frozenset(o) for o in required_literals(p))) for p in self.all()
+        ]
+
+    @cached_property
     def regex(self) -> re.Pattern[str] | None:
         """All patterns as one alternation (None when there are none)."""
         pats = self.all()
@@ -63,6 +72,68 @@ class Patterns(Strict):
         """A few patterns, readable, for 'searched for' messages."""
         shown = [_readable(p) for p in (self.ja[: n // 2] + self.en[: n - n // 2])]
         return ", ".join(shown)
+
+
+def required_literals(pattern: str) -> list[set[str]]:
+    """Sets of strings such that any match of `pattern` (searched in one unit) contains one string
+    of every set; an empty list when nothing is certain (a pattern of character ranges only).
+
+    Read off the parsed regex: a sequence needs what each of its parts needs, a branch one of its
+    alternatives, a repeat with a minimum of one its body; positive lookarounds count, since
+    matching runs on one unit at a time. Used to skip the units a pattern cannot match.
+    """
+    return _options(list(sre_parse.parse(pattern)))
+
+
+def _options(items: list) -> list[set[str]]:
+    options: list[set[str]] = []
+    run = ""
+    for op, av in items:
+        if op is sre.LITERAL:
+            run += chr(av)
+            continue
+        if run:
+            options.append({run})
+            run = ""
+        found = _required_node(op, av)
+        if found:
+            options.append(found)
+    if run:
+        options.append({run})
+    return options
+
+
+def _required(items: list) -> set[str] | None:
+    """The single most selective option of a sequence (for use inside branches)."""
+    options = _options(items)
+    if not options:
+        return None
+    return max(options, key=lambda opt: (min(map(len, opt)), -len(opt)))
+
+
+def _required_node(op, av) -> set[str] | None:  # noqa: ANN001 - sre parse tree
+    if op is sre.SUBPATTERN:
+        return _required(list(av[3]))
+    if op is sre.ATOMIC_GROUP:
+        return _required(list(av))
+    if op is sre.ASSERT:  # (?=...) and (?<=...); ASSERT_NOT promises nothing
+        return _required(list(av[1]))
+    if op is sre.BRANCH:
+        out: set[str] = set()
+        for branch in av[1]:
+            found = _required(list(branch))
+            if found is None:
+                return None
+            out |= found
+        return out
+    if op is sre.IN:
+        if len(av) <= 12 and all(o is sre.LITERAL for o, _ in av):
+            return {chr(v) for _, v in av}
+        return None
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        low, _, item = av
+        return _required(list(item)) if low >= 1 else None
+    return None
 
 
 def _readable(pattern: str) -> str:
@@ -101,7 +172,9 @@ class RedFlagRule(Strict):
     def _known_kinds(cls, value: list[str] | None) -> list[str] | None:
         for kind in value or []:
             if kind not in DOCUMENT_KINDS:
-                raise ValueError(f"unknown document kind {kind!r}; valid: {', '.join(DOCUMENT_KINDS)}")
+                raise ValueError(
+                    f"unknown document kind {kind!r}; valid: {', '.join(DOCUMENT_KINDS)}"
+                )
         return value
 
 
@@ -201,7 +274,9 @@ class Profile(Strict):
         if sorted(self.weights) != sorted(CRITERION_IDS):
             missing = sorted(set(CRITERION_IDS) - set(self.weights))
             extra = sorted(set(self.weights) - set(CRITERION_IDS))
-            raise ValueError(f"weights must cover the 14 criteria (missing {missing}, unknown {extra})")
+            raise ValueError(
+                f"weights must cover the 14 criteria (missing {missing}, unknown {extra})"
+            )
         for cid in self.key:
             if cid not in CRITERION_IDS:
                 raise ValueError(f"unknown key criterion {cid!r}")
@@ -256,6 +331,20 @@ class Rubric(BaseModel):
     def criterion(self, cid: str) -> Criterion:
         return next(c for c in self.criteria if c.id == cid)
 
+    def all_patterns(self) -> list[Patterns]:
+        """Every pattern set that is matched against document text."""
+        sets = [s.patterns for s in self.signals.signals] + [self.signals.vague]
+        sets += [self.settings.ai_terms, self.settings.injection]
+        for rule in self.settings.kinds.values():
+            sets += [rule.title, rule.body]
+        for crit in self.criteria:
+            sets += [
+                crit.topic,
+                *(a.patterns for a in crit.aspects),
+                *(f.patterns for f in crit.red_flags),
+            ]
+        return sets
+
 
 def _load_yaml(path: Path) -> object:
     try:
@@ -266,7 +355,9 @@ def _load_yaml(path: Path) -> object:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "-"
-        raise RubricError(str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise RubricError(
+            str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
 
 
 def _validate(model: type[BaseModel], path: Path) -> BaseModel:
@@ -308,6 +399,8 @@ def load_rubric(directory: Path | None = None) -> Rubric:
     for sc in rubric.settings.scenarios:
         for ref in sc.red_flags:
             if ref not in flag_ids:
-                raise RubricError(str(root / "rubric.yaml"), f"scenarios.{sc.id}", f"unknown red flag {ref}")
+                raise RubricError(
+                    str(root / "rubric.yaml"), f"scenarios.{sc.id}", f"unknown red flag {ref}"
+                )
     _cache[root] = rubric
     return rubric

@@ -13,9 +13,11 @@ A criterion is judged from the sentences that discuss it and how concretely they
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+import ahocorasick
 
 from . import config
 from .models import (
@@ -45,55 +47,82 @@ class Unit:
     header: str | None = None  # normalised table header row, if a table row
 
 
-# Units are matched as one string; the joiner holds both sentence stops so that bounded gaps such
-# as [^。]{0,20} or [^.]{0,30} cannot run from one unit into the next.
-_JOINER = "\n。.\n"
-
-
 @dataclass
 class Corpus:
-    """All units of a document, with every pattern's hits computed in one pass per pattern."""
+    """All units of a document; each pattern set is run once, on the units that can match it."""
 
     units: list[Unit]
-    joined: str = ""
-    starts: list[int] = field(default_factory=list)
+    index: LiteralIndex
+    under_heading: dict[int, list[int]] = field(default_factory=dict)  # heading unit -> units below
+    under_header: dict[str, list[int]] = field(default_factory=dict)  # table header -> its rows
     _hits: dict[int, dict[int, list[tuple[int, int]]]] = field(default_factory=dict)
     _header_hits: dict[tuple[int, str], bool] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        pos = 0
-        for unit in self.units:
-            self.starts.append(pos)
-            pos += len(unit.norm) + len(_JOINER)
-        self.joined = _JOINER.join(u.norm for u in self.units)
-
-    def hits(self, regex: re.Pattern[str] | None) -> dict[int, list[tuple[int, int]]]:
-        """Unit index -> match spans (relative to the unit) of a regex, memoised per regex."""
-        if regex is None:
-            return {}
-        key = id(regex)
+    def hits(self, patterns: Patterns) -> dict[int, list[tuple[int, int]]]:
+        """Unit index -> match spans of a pattern set, memoised per pattern set."""
+        key = id(patterns)
         if key not in self._hits:
             found: dict[int, list[tuple[int, int]]] = {}
-            for m in regex.finditer(self.joined):
-                i = bisect_right(self.starts, m.start()) - 1
-                base = self.starts[i]
-                if m.end() <= base + len(self.units[i].norm):  # ignore matches across units
-                    found.setdefault(i, []).append((m.start() - base, m.end() - base))
+            for regex, literals in patterns.compiled:
+                for i in self.index.candidates(literals):
+                    spans = [m.span() for m in regex.finditer(self.units[i].norm)]
+                    if spans:
+                        found.setdefault(i, []).extend(spans)
             self._hits[key] = found
         return self._hits[key]
 
-    def in_context(self, regex: re.Pattern[str] | None, unit: Unit) -> bool:
-        """Does the regex match the unit's heading or table header?"""
-        if regex is None:
-            return False
-        if unit.heading is not None and unit.heading in self.hits(regex):
-            return True
-        if unit.header:
-            key = (id(regex), unit.header)
-            if key not in self._header_hits:
-                self._header_hits[key] = regex.search(unit.header) is not None
-            return self._header_hits[key]
-        return False
+    def header_matches(self, patterns: Patterns, header: str) -> bool:
+        """Does the pattern set match a table's header row? Memoised per header."""
+        key = (id(patterns), header)
+        if key not in self._header_hits:
+            self._header_hits[key] = (
+                patterns.regex is not None and patterns.regex.search(header) is not None
+            )
+        return self._header_hits[key]
+
+
+_EMPTY: frozenset[int] = frozenset()
+
+
+class LiteralIndex:
+    """Which units contain which of the rubric's required literals, found in one Aho-Corasick pass."""
+
+    _automata: dict[int, ahocorasick.Automaton] = {}
+
+    def __init__(self, units: list[Unit], rubric: Rubric):
+        self.n = len(units)
+        automaton = self._automaton(rubric)
+        self.where: dict[str, set[int]] = {}
+        for i, unit in enumerate(units):
+            for _, literal in automaton.iter(unit.norm):
+                self.where.setdefault(literal, set()).add(i)
+
+    def candidates(self, options: tuple[frozenset[str], ...]) -> Iterable[int]:
+        """Units that contain a string of every option set: the only ones a pattern can match."""
+        if not options:
+            return range(self.n)
+        found: set[int] | None = None
+        for literals in options:
+            units: set[int] = set()
+            for literal in literals:
+                units |= self.where.get(literal, _EMPTY)
+            found = units if found is None else found & units
+            if not found:
+                break
+        return found or _EMPTY
+
+    @classmethod
+    def _automaton(cls, rubric: Rubric) -> ahocorasick.Automaton:
+        key = id(rubric)
+        if key not in cls._automata:
+            automaton = ahocorasick.Automaton()
+            for patterns in rubric.all_patterns():
+                for _, options in patterns.compiled:
+                    for literal in set().union(*options):
+                        automaton.add_word(literal, literal)
+            automaton.make_automaton()
+            cls._automata[key] = automaton
+        return cls._automata[key]
 
 
 _BARE_NUMBER = re.compile(r"^[~約]?\s*\d[\d,.]*\s*$")
@@ -119,7 +148,7 @@ def _with_header_units(row: str, header: str) -> str:
     return " | ".join(cells)
 
 
-def build_corpus(doc: Document) -> Corpus:
+def build_corpus(doc: Document, rubric: Rubric) -> Corpus:
     """Split blocks into units and normalise them once."""
     units: list[Unit] = []
     heading: int | None = None
@@ -139,7 +168,13 @@ def build_corpus(doc: Document) -> Corpus:
             continue
         for sentence in split_sentences(block.text):
             units.append(Unit(len(units), sentence, normalize(sentence), block, heading))
-    return Corpus(units)
+    corpus = Corpus(units, LiteralIndex(units, rubric))
+    for unit in units:
+        if unit.heading is not None:
+            corpus.under_heading.setdefault(unit.heading, []).append(unit.index)
+        if unit.header:
+            corpus.under_header.setdefault(unit.header, []).append(unit.index)
+    return corpus
 
 
 @dataclass
@@ -158,7 +193,7 @@ class Engine:
         if unit.index not in self._signals:
             found: dict[str, list[tuple[int, int]]] = {}
             for sig in self.rubric.signals.signals:
-                spans = self.corpus.hits(sig.patterns.regex).get(unit.index)
+                spans = self.corpus.hits(sig.patterns).get(unit.index)
                 if spans:
                     found.setdefault(sig.kind, []).extend(spans)
             self._signals[unit.index] = found
@@ -173,7 +208,7 @@ class Engine:
         return out
 
     def is_vague(self, unit: Unit) -> bool:
-        return unit.index in self.corpus.hits(self.rubric.signals.vague.regex)
+        return unit.index in self.corpus.hits(self.rubric.signals.vague)
 
     def negated(self, unit: Unit, start: int, end: int) -> bool:
         sig = self.rubric.signals
@@ -184,7 +219,7 @@ class Engine:
         )
 
     def matches(self, patterns: Patterns, unit: Unit) -> bool:
-        return unit.index in self.corpus.hits(patterns.regex)
+        return unit.index in self.corpus.hits(patterns)
 
     def red_flags(self, crit: Criterion) -> list[tuple[str, str, Unit]]:
         """(flag id, message, unit) for every non-negated commitment to the failure pattern."""
@@ -192,7 +227,7 @@ class Engine:
         for flag in crit.red_flags:
             if flag.kinds and self.kind not in flag.kinds:
                 continue
-            for i, spans in self.corpus.hits(flag.patterns.regex).items():
+            for i, spans in self.corpus.hits(flag.patterns).items():
                 unit = self.corpus.units[i]
                 if any(not self.negated(unit, s, e) for s, e in spans):
                     out.append((flag.id, flag.message(self.lang), unit))
@@ -202,26 +237,36 @@ class Engine:
         """Level, evidence and findings for one criterion."""
         lang = self.lang
         corpus = self.corpus
-        topic_hits = corpus.hits(crit.topic.regex)
-        aspect_hits = [corpus.hits(a.patterns.regex) for a in crit.aspects]
-        candidates = set(topic_hits).union(*aspect_hits)
-        # Units whose heading or table header names the topic or an aspect are candidates too.
-        context_units = [
-            u for u in corpus.units if u.index not in candidates and (u.heading is not None or u.header)
-        ]
+        topic_hits = corpus.hits(crit.topic)
+        aspect_hits = [corpus.hits(a.patterns) for a in crit.aspects]
         flags = self.red_flags(crit)
         flagged = {unit.index for _, _, unit in flags}
         mentioned: dict[str, list[Unit]] = {a.id: [] for a in crit.aspects}
         concrete: dict[str, list[tuple[Unit, int]]] = {a.id: [] for a in crit.aspects}
         topic_units: list[Unit] = []
-        for unit in [corpus.units[i] for i in sorted(candidates)] + context_units:
-            in_unit = [i for i, hits in enumerate(aspect_hits) if unit.index in hits]
-            in_ctx = [
-                i for i, a in enumerate(crit.aspects) if i not in in_unit and corpus.in_context(a.patterns.regex, unit)
-            ]
-            on_topic = (
-                unit.index in topic_hits or corpus.in_context(crit.topic.regex, unit) or len(in_unit) >= 2
-            )
+        in_unit_map: dict[int, list[int]] = {}
+        for i, hits in enumerate(aspect_hits):
+            for u in hits:
+                in_unit_map.setdefault(u, []).append(i)
+        # Units under a heading, or in a table, that names the topic or an aspect count too.
+        relevant = set(topic_hits) | set(in_unit_map)
+        for h in corpus.under_heading.keys() & relevant:
+            relevant.update(corpus.under_heading[h])
+        for header, members in corpus.under_header.items():
+            if corpus.header_matches(crit.topic, header) or any(
+                corpus.header_matches(a.patterns, header) for a in crit.aspects
+            ):
+                relevant.update(members)
+        contexts: dict[tuple[int | None, str | None], tuple[bool, list[int]]] = {}
+        for index in sorted(relevant):
+            unit = corpus.units[index]
+            key = (unit.heading, unit.header)
+            if key not in contexts:
+                contexts[key] = self._context(crit, unit, topic_hits, aspect_hits)
+            topic_in_ctx, in_ctx_all = contexts[key]
+            in_unit = in_unit_map.get(index, [])
+            in_ctx = [i for i in in_ctx_all if i not in in_unit]
+            on_topic = unit.index in topic_hits or topic_in_ctx or len(in_unit) >= 2
             if not on_topic:
                 continue
             topic_units.append(unit)
@@ -235,7 +280,9 @@ class Engine:
                 mentioned[aspect.id].append(unit)
                 if vague:
                     continue
-                signals = self.concrete_signals(unit, aspect_hits[i].get(unit.index, []) + topic_spans)
+                signals = self.concrete_signals(
+                    unit, aspect_hits[i].get(unit.index, []) + topic_spans
+                )
                 needed = set(aspect.needs) if aspect.needs else signals
                 if signals & needed:
                     concrete[aspect.id].append((unit, len(signals)))
@@ -284,6 +331,24 @@ class Engine:
             searched=searched,
         )
         return result, red
+
+    def _context(
+        self, crit: Criterion, unit: Unit, topic_hits: dict, aspect_hits: list[dict]
+    ) -> tuple[bool, list[int]]:
+        """Does the unit's heading or table header name the topic, and which aspects does it name?"""
+        topic = False
+        aspects: set[int] = set()
+        if unit.heading is not None:
+            topic = unit.heading in topic_hits
+            aspects = {i for i, hits in enumerate(aspect_hits) if unit.heading in hits}
+        if unit.header:
+            topic = topic or self.corpus.header_matches(crit.topic, unit.header)
+            aspects |= {
+                i
+                for i, a in enumerate(crit.aspects)
+                if self.corpus.header_matches(a.patterns, unit.header)
+            }
+        return topic, sorted(aspects)
 
     def _evidence(
         self,
@@ -355,9 +420,13 @@ class Engine:
                 statuses.append(AspectStatus(id=aspect.id, title=title, status="vague"))
                 wanted = " / ".join(kinds[k] for k in aspect.needs) if aspect.needs else None
                 if lang == "ja":
-                    msg = f"{title}：言及はあるが具体性がない" + (f"（{wanted}がない）" if wanted else "")
+                    msg = f"{title}：言及はあるが具体性がない" + (
+                        f"（{wanted}がない）" if wanted else ""
+                    )
                 else:
-                    msg = f"{title}: mentioned, but not concretely" + (f" (no {wanted})" if wanted else "")
+                    msg = f"{title}: mentioned, but not concretely" + (
+                        f" (no {wanted})" if wanted else ""
+                    )
                 findings.append(Finding(aspect=aspect.id, status="vague", message=msg))
             else:
                 statuses.append(AspectStatus(id=aspect.id, title=title, status="missing"))
@@ -371,7 +440,8 @@ class Engine:
         tables = len({u.block.location.table for u in units if u.block.location.table is not None})
         parts = sorted({u.block.location.part for u in units})
         terms = "; ".join(
-            [crit.topic.examples(6)] + [f"{a.title(self.lang)}: {a.patterns.examples(2)}" for a in crit.aspects]
+            [crit.topic.examples(6)]
+            + [f"{a.title(self.lang)}: {a.patterns.examples(2)}" for a in crit.aspects]
         )
         if self.lang == "ja":
             where = f"{len(units)}文・表行（表{tables}個、{'・'.join(parts)}）"
@@ -385,20 +455,22 @@ def detect_kind(corpus: Corpus, rubric: Rubric) -> str:
     scores: Counter[str] = Counter()
     lead = set(range(min(5, len(corpus.units))))
     for kind, rule in rubric.settings.kinds.items():
-        title_hits = corpus.hits(rule.title.regex)
-        scores[kind] += 3 * sum(1 for i in title_hits if i in lead or corpus.units[i].block.kind == "heading" and i < 40)
-        scores[kind] += min(5, len(corpus.hits(rule.body.regex)))
+        title_hits = corpus.hits(rule.title)
+        scores[kind] += 3 * sum(
+            1 for i in title_hits if i in lead or corpus.units[i].block.kind == "heading" and i < 40
+        )
+        scores[kind] += min(5, len(corpus.hits(rule.body)))
     best, score = max(scores.items(), key=lambda kv: (kv[1], kv[0] == "proposal"))
     return best if score > 0 else "proposal"
 
 
 def is_ai_related(corpus: Corpus, rubric: Rubric) -> bool:
-    return len(corpus.hits(rubric.settings.ai_terms.regex)) >= 3
+    return len(corpus.hits(rubric.settings.ai_terms)) >= 3
 
 
 def detect_injection(engine: Engine) -> Injection:
     """Text addressed to an AI reviewer; reported, never obeyed."""
-    hits = engine.corpus.hits(engine.rubric.settings.injection.regex)
+    hits = engine.corpus.hits(engine.rubric.settings.injection)
     evidence = [
         Evidence(
             quote=engine.corpus.units[i].text,

@@ -12,7 +12,9 @@ from .models import Language
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2500\u30fc\uff70"
 _DASH_TABLE = {ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2500"}
 _DASH_TABLE.update({ord("\u301c"): "~", ord("\uff5e"): "~"})
-_CJK = r"\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+_CJK = (
+    r"\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+)
 # Spaces next to Japanese carry no meaning ("生成 AI", "12 分"), and authors type them either way.
 _SPACE_BETWEEN_CJK = re.compile(rf"(?<=[{_CJK}])\s+(?=[{_CJK}0-9a-z])|(?<=[0-9a-z])\s+(?=[{_CJK}])")
 _WS = re.compile(r"\s+")
@@ -51,7 +53,10 @@ def detect_language(text: str) -> Language:
 
 # A sentence ends at 。！？ (and ASCII .!? followed by space or end), or at a line break; not after
 # abbreviations and initials ("Ms.", "e.g.", "J.").
-_ABBREV = "".join(rf"(?<!\b{a}\.)" for a in ("[A-Z]", "Mr", "Ms", "Dr", "St", "No", "vs", "Mrs", "e\\.g", "i\\.e", "etc"))
+_ABBREV = "".join(
+    rf"(?<!\b{a}\.)"
+    for a in ("[A-Z]", "Mr", "Ms", "Dr", "St", "No", "vs", "Mrs", "e\\.g", "i\\.e", "etc")
+)
 _SENTENCE_END = re.compile(
     rf"(?<=[。！？!?])\s*|{_ABBREV}(?<=[.])\s+(?=[\"'(\[A-Z0-9\u3040-\u9fff])|\n+"
 )

@@ -23,4 +23,6 @@ def review_markdown(text: str, *, kind: str | None = None, lang: str | None = No
     from reviewer.parse import parse_bytes
     from reviewer.review import review
 
-    return review(parse_bytes(text.encode("utf-8"), "passage.md"), kind=kind, lang=lang, engine="rules")
+    return review(
+        parse_bytes(text.encode("utf-8"), "passage.md"), kind=kind, lang=lang, engine="rules"
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -52,11 +51,20 @@ BAD_INPUTS = {
     "truncated-pdf": lambda p: p.write_bytes(b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog"),
     "corrupt-docx": lambda p: p.write_bytes(b"PK\x03\x04" + b"\x00" * 40),
     "encrypted-pdf": _encrypted_pdf,
-    "xlsx-named-docx": lambda p: _zip(p, {"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"}),
+    "xlsx-named-docx": lambda p: _zip(
+        p, {"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"}
+    ),
     "undecodable-text": lambda p: p.write_bytes(bytes(range(0x80, 0x100)) * 4),
 }
-SUFFIX = {"png-named-pdf": ".pdf", "legacy-doc": ".docx", "truncated-pdf": ".pdf", "corrupt-docx": ".docx",
-          "encrypted-pdf": ".pdf", "xlsx-named-docx": ".docx", "undecodable-text": ".txt"}
+SUFFIX = {
+    "png-named-pdf": ".pdf",
+    "legacy-doc": ".docx",
+    "truncated-pdf": ".pdf",
+    "corrupt-docx": ".docx",
+    "encrypted-pdf": ".pdf",
+    "xlsx-named-docx": ".docx",
+    "undecodable-text": ".txt",
+}
 
 
 def _zip(path, parts):
@@ -100,14 +108,25 @@ def test_review_sample_text_report(capsys):
 def test_fail_under_and_require_gates(capsys):
     code, _, err = run(capsys, WEAK, "--fail-under", "90", "--format", "json")
     assert code == 1 and "below the gate" in err
-    code, _, _ = run(capsys, STRONG, "--require", "EXIT>=2", "--require", "KPI>=2", "--format", "json")
+    code, _, _ = run(
+        capsys, STRONG, "--require", "EXIT>=2", "--require", "KPI>=2", "--format", "json"
+    )
     assert code == 0
     code, _, err = run(capsys, WEAK, "--require", "VENDOR>=2", "--format", "json")
     assert code == 1 and "VENDOR level" in err
 
 
-@pytest.mark.parametrize("args", [["--require", "FOO>=2"], ["--require", "EXIT>2"], ["--fail-under", "101"],
-                                  ["--format", "pdf"], ["--kind", "memo"], ["--bogus"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--require", "FOO>=2"],
+        ["--require", "EXIT>2"],
+        ["--fail-under", "101"],
+        ["--format", "pdf"],
+        ["--kind", "memo"],
+        ["--bogus"],
+    ],
+)
 def test_usage_errors_exit_2(args, capsys):
     code, out, err = run(capsys, STRONG, *args)
     assert code == 2
@@ -158,7 +177,9 @@ def test_rubric_listing(capsys):
 
 def test_console_script_no_traceback_on_missing_file(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "reviewer.cli", str(tmp_path / "nope.docx")], capture_output=True, text=True
+        [sys.executable, "-m", "reviewer.cli", str(tmp_path / "nope.docx")],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1

@@ -30,9 +30,7 @@ def _bounds(example: dict) -> tuple[int, int]:
     return example.get("min", 0), example.get("max", 3)
 
 
-@pytest.mark.parametrize(
-    ("criterion", "example"), CASES, ids=[f"{c}:{e['id']}" for c, e in CASES]
-)
+@pytest.mark.parametrize(("criterion", "example"), CASES, ids=[f"{c}:{e['id']}" for c, e in CASES])
 def test_example(criterion, example):
     review = review_markdown(example["text"], lang=example["lang"])
     result = review.criterion(criterion)

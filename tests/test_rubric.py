@@ -40,7 +40,9 @@ def test_vendor_weighs_most_in_vendor_sow(rubric):
 
 
 def test_progress_report_warning_signs_are_red_flags(rubric):
-    only_reports = {f.id for c in rubric.criteria for f in c.red_flags if f.kinds == ["progress_report"]}
+    only_reports = {
+        f.id for c in rubric.criteria for f in c.red_flags if f.kinds == ["progress_report"]
+    }
     assert {"ROLES.no_decisions", "FIELD.too_busy"} <= only_reports
     assert "EXPECT.accuracy_only" in {f.id for f in rubric.criterion("EXPECT").red_flags}
 
@@ -89,15 +91,27 @@ def test_missing_criterion_file(tmp_path):
 def test_unknown_criterion_id(tmp_path):
     root = _copy(tmp_path)
     path = root / "criteria" / "OPS.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("id: OPS", "id: OPERATIONS", 1), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("id: OPS", "id: OPERATIONS", 1), encoding="utf-8"
+    )
     with pytest.raises(RubricError, match=r"OPS\.yaml: id: .*unknown criterion id 'OPERATIONS'"):
         load_rubric(root)
 
 
 def test_public_api_is_pinned():
-    assert sorted(reviewer.__all__) == sorted([
-        "Document", "ParseError", "Review", "ReviewerError", "RubricError", "__version__",
-        "load_rubric", "parse_file", "render", "review",
-    ])
+    assert sorted(reviewer.__all__) == sorted(
+        [
+            "Document",
+            "ParseError",
+            "Review",
+            "ReviewerError",
+            "RubricError",
+            "__version__",
+            "load_rubric",
+            "parse_file",
+            "render",
+            "review",
+        ]
+    )
     for name in reviewer.__all__:
         assert getattr(reviewer, name) is not None

@@ -62,7 +62,9 @@ def test_cli_json_contract(sidecar):
     doc = SAMPLES / _sidecar(sidecar)["document"]
     out = subprocess.run(
         [sys.executable, "-m", "reviewer.cli", str(doc), "--format", "json"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     data = json.loads(out.stdout)
     assert data["schema_version"] == "1"
@@ -70,7 +72,15 @@ def test_cli_json_contract(sidecar):
     assert data["engine"] == "rules"
     assert [c["id"] for c in data["criteria"]][:3] == ["PURPOSE", "KPI", "EXIT"]
     for c in data["criteria"]:
-        assert set(c) >= {"id", "level", "source", "evidence", "findings", "recommendation", "questions"}
+        assert set(c) >= {
+            "id",
+            "level",
+            "source",
+            "evidence",
+            "findings",
+            "recommendation",
+            "questions",
+        }
         assert c["source"] == "rules" and 0 <= c["level"] <= 3
         for ev in c["evidence"]:
             assert ev["quote"] and ev["location"]
