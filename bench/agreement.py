@@ -58,8 +58,9 @@ def samples(verbose: bool) -> None:
 
 
 def examples(verbose: bool, folder: Path, label: str) -> None:
-    ok = total = exact = exact_total = 0
+    ok = near = total = exact = exact_total = 0
     per: Counter[str] = Counter()
+    direction: Counter[str] = Counter()
     for path in sorted(folder.glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         for ex in data["examples"]:
@@ -71,15 +72,18 @@ def examples(verbose: bool, folder: Path, label: str) -> None:
             if "expect" in ex:
                 exact_total += 1
                 exact += level == ex["expect"]
+            near += low - 1 <= level <= high + 1
             if low <= level <= high:
                 ok += 1
             else:
                 per[data["criterion"]] += 1
+                direction["too high" if level > high else "too low"] += 1
                 if verbose:
                     print(f"  {data['criterion']} {ex['id']}: got {level}, expected {low}..{high}")
     print(
-        f"examples: {ok}/{total} = {ok / total:.1%} inside their labelled range; "
-        f"misses by criterion: {dict(per) or 'none'}"
+        f"{label}: {ok}/{total} = {ok / total:.1%} inside their labelled range, "
+        f"{near / total:.1%} within one level; exact labels {exact}/{exact_total}; "
+        f"misses {dict(direction)}, by criterion {dict(per) or 'none'}"
     )
 
 

@@ -31,3 +31,12 @@ def data_dir(name: str) -> Path:
     if installed.is_dir():
         return installed
     return PACKAGE_DIR.parent / name
+
+
+def cache_dir() -> Path:
+    """Where derived, document-free data is kept between runs (REVIEWER_CACHE_DIR overrides)."""
+    override = os.environ.get("REVIEWER_CACHE_DIR")
+    if override:
+        return Path(override)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "reviewer"

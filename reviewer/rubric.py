@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import re
+import sys
 from functools import cached_property
 from pathlib import Path
 from re import _constants as sre  # type: ignore[attr-defined]
@@ -11,9 +15,18 @@ from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from .config import data_dir
+from . import __version__
+from .config import cache_dir, data_dir
 from .errors import RubricError
 from .models import CRITERION_IDS, DOCUMENT_KINDS
 
@@ -44,7 +57,9 @@ class Patterns(Strict):
 
     @field_validator("ja", "en")
     @classmethod
-    def _compiles(cls, value: list[str]) -> list[str]:
+    def _compiles(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if info.context and info.context.get("compiled"):
+            return value  # this exact rubric compiled cleanly before (see load_rubric)
         for i, pattern in enumerate(value):
             try:
                 re.compile(pattern)
@@ -56,11 +71,9 @@ class Patterns(Strict):
         return [*self.ja, *self.en]
 
     @cached_property
-    def compiled(self) -> list[tuple[re.Pattern[str], tuple[frozenset[str], ...]]]:
-        """Each pattern with the literal sets its every match needs one string of (see required_literals)."""
-        return [
-            (re.compile(p), tuple(frozenset(o) for o in required_literals(p))) for p in self.all()
-        ]
+    def compiled(self) -> list[CompiledPattern]:
+        """Each pattern with the literal sets its every match needs a string of (see required_literals)."""
+        return [CompiledPattern(p) for p in self.all()]
 
     @cached_property
     def regex(self) -> re.Pattern[str] | None:
@@ -72,6 +85,30 @@ class Patterns(Strict):
         """A few patterns, readable, for 'searched for' messages."""
         shown = [_readable(p) for p in (self.ja[: n // 2] + self.en[: n - n // 2])]
         return ", ".join(shown)
+
+
+class CompiledPattern:
+    """One pattern, compiled on first use: most patterns never meet a unit that could match."""
+
+    __slots__ = ("options", "pattern", "_regex")
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+        known = _LITERALS.get(pattern)
+        if known is None:
+            known = _LITERALS[pattern] = [sorted(o) for o in required_literals(pattern)]
+        self.options: tuple[frozenset[str], ...] = tuple(frozenset(o) for o in known)
+        self._regex: re.Pattern[str] | None = None
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        if self._regex is None:
+            self._regex = re.compile(self.pattern)
+        return self._regex
+
+
+# pattern -> required literal sets; filled from the cache file so start-up need not parse them.
+_LITERALS: dict[str, list[list[str]]] = {}
 
 
 def required_literals(pattern: str) -> list[set[str]]:
@@ -197,7 +234,7 @@ class Criterion(Strict):
     topic: Patterns  # naming the topic at all (level 1 at least)
     aspects: list[Aspect] = Field(min_length=2)
     level2: int | None = None  # concrete aspects needed for level 2 (default: see below)
-    level3: int | None = None  # concrete aspects needed for level 3
+    level3: int | None = None  # concrete aspects needed for level 3 (default: half, rounded up)
     red_flags: list[RedFlagRule] = Field(default_factory=list)
     recommendation: Text
     questions: Questions
@@ -231,8 +268,12 @@ class Criterion(Strict):
     def needed_for(self, level: int) -> int:
         """Concrete aspects needed for level 2 or 3."""
         n = len(self.aspects)
-        if level == 3:
-            return self.level3 if self.level3 is not None else math.ceil(0.6 * n)
+        if level == 3:  # "most of the level-3 elements": half or more, rounded up
+            return (
+                self.level3
+                if self.level3 is not None
+                else max(self.needed_for(2), math.ceil(0.5 * n))
+            )
         return self.level2 if self.level2 is not None else max(1, math.ceil(n / 3))
 
 
@@ -360,10 +401,10 @@ def _load_yaml(path: Path) -> object:
         ) from None
 
 
-def _validate(model: type[BaseModel], path: Path) -> BaseModel:
+def _validate(model: type[BaseModel], path: Path, trusted: bool = False) -> BaseModel:
     data = _load_yaml(path)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"compiled": trusted})
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "-"
@@ -373,16 +414,68 @@ def _validate(model: type[BaseModel], path: Path) -> BaseModel:
 _cache: dict[Path, Rubric] = {}
 
 
+def _fingerprint(files: list[Path]) -> str:
+    digest = hashlib.sha256(f"{__version__}|{sys.version_info[:2]}".encode())
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
 def load_rubric(directory: Path | None = None) -> Rubric:
-    """Load and validate the rubric folder; errors name the file and the field."""
+    """Load and validate the rubric folder; errors name the file and the field.
+
+    Compiling several hundred patterns dominates start-up, so a rubric that loaded cleanly once
+    leaves a small file in the cache folder (its fingerprint and each pattern's required
+    literals, nothing of any document); the next start skips the compile check and compiles
+    each pattern only when a unit could match it.
+    """
     root = (directory or data_dir("rubrics")).resolve()
     if root in _cache:
         return _cache[root]
-    settings = _validate(Settings, root / "rubric.yaml")
-    signals = _validate(Signals, root / "signals.yaml")
+    files = [
+        root / "rubric.yaml",
+        root / "signals.yaml",
+        *sorted((root / "criteria").glob("*.yaml")),
+    ]
+    try:
+        fingerprint = _fingerprint([f for f in files if f.is_file()])
+    except OSError:
+        fingerprint = ""
+    stamp = cache_dir() / f"rubric-{fingerprint}.json"
+    trusted = False
+    if fingerprint and stamp.is_file():
+        try:
+            _LITERALS.update(json.loads(stamp.read_text(encoding="utf-8")))
+            trusted = True
+        except (OSError, ValueError):
+            pass
+    rubric = _load(root, trusted)
+    if fingerprint and not trusted:
+        literals = {
+            c.pattern: [sorted(o) for o in c.options]
+            for p in rubric.all_patterns()
+            for c in p.compiled
+        }
+        try:
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            tmp = stamp.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(literals, ensure_ascii=False), encoding="utf-8")
+            tmp.replace(stamp)
+            for old in stamp.parent.glob("rubric-*.json"):
+                if old != stamp:
+                    old.unlink(missing_ok=True)  # stamps of earlier rubric versions
+        except OSError:
+            pass  # a read-only home only costs start-up time
+    _cache[root] = rubric
+    return rubric
+
+
+def _load(root: Path, trusted: bool) -> Rubric:
+    settings = _validate(Settings, root / "rubric.yaml", trusted)
+    signals = _validate(Signals, root / "signals.yaml", trusted)
     by_id: dict[str, Criterion] = {}
     for path in sorted((root / "criteria").glob("*.yaml")):
-        crit = _validate(Criterion, path)
+        crit = _validate(Criterion, path, trusted)
         assert isinstance(crit, Criterion)
         if path.stem != crit.id:
             raise RubricError(str(path), "id", f"file name must match the id ({crit.id}.yaml)")
@@ -402,5 +495,4 @@ def load_rubric(directory: Path | None = None) -> Rubric:
                 raise RubricError(
                     str(root / "rubric.yaml"), f"scenarios.{sc.id}", f"unknown red flag {ref}"
                 )
-    _cache[root] = rubric
     return rubric

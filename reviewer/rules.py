@@ -63,8 +63,12 @@ class Corpus:
         key = id(patterns)
         if key not in self._hits:
             found: dict[int, list[tuple[int, int]]] = {}
-            for regex, literals in patterns.compiled:
-                for i in self.index.candidates(literals):
+            for compiled in patterns.compiled:
+                candidates = self.index.candidates(compiled.options)
+                if not candidates:
+                    continue
+                regex = compiled.regex
+                for i in candidates:
                     spans = [m.span() for m in regex.finditer(self.units[i].norm)]
                     if spans:
                         found.setdefault(i, []).extend(spans)
@@ -117,8 +121,8 @@ class LiteralIndex:
         if key not in cls._automata:
             automaton = ahocorasick.Automaton()
             for patterns in rubric.all_patterns():
-                for _, options in patterns.compiled:
-                    for literal in set().union(*options):
+                for compiled in patterns.compiled:
+                    for literal in set().union(*compiled.options):
                         automaton.add_word(literal, literal)
             automaton.make_automaton()
             cls._automata[key] = automaton
@@ -187,6 +191,7 @@ class Engine:
     lang: ReportLanguage
 
     _signals: dict[int, dict[str, list[tuple[int, int]]]] = field(default_factory=dict)
+    _sections: dict[tuple[int, tuple[str, ...]], bool] = field(default_factory=dict)
 
     def signals(self, unit: Unit) -> dict[str, list[tuple[int, int]]]:
         """Kinds of concrete detail in the unit itself (never its heading or table header), with spans."""
@@ -266,7 +271,13 @@ class Engine:
             topic_in_ctx, in_ctx_all = contexts[key]
             in_unit = in_unit_map.get(index, [])
             in_ctx = [i for i in in_ctx_all if i not in in_unit]
-            on_topic = unit.index in topic_hits or topic_in_ctx or len(in_unit) >= 2
+            on_topic = (
+                unit.index in topic_hits
+                or topic_in_ctx
+                or len(in_unit) >= 2
+                or self._in_topic_section(crit, unit)
+                or self._concrete_alone(crit, unit, in_unit, aspect_hits)
+            )
             if not on_topic:
                 continue
             topic_units.append(unit)
@@ -331,6 +342,32 @@ class Engine:
             searched=searched,
         )
         return result, red
+
+    def _in_topic_section(self, crit: Criterion, unit: Unit) -> bool:
+        """Does any heading above the unit (not only the nearest) name the topic?"""
+        section = unit.block.location.section
+        if not section or crit.topic.regex is None:
+            return False
+        key = (id(crit.topic), tuple(section))
+        if key not in self._sections:
+            self._sections[key] = (
+                crit.topic.regex.search(normalize(" / ".join(section))) is not None
+            )
+        return self._sections[key]
+
+    def _concrete_alone(
+        self, crit: Criterion, unit: Unit, in_unit: list[int], aspect_hits: list[dict]
+    ) -> bool:
+        """One aspect stated with the very detail it needs is on topic without naming the topic:
+        writers rarely say "KPI" before "handling time falls from 14 to 6 minutes"."""
+        if not in_unit or self.is_vague(unit):
+            return False
+        for i in in_unit:
+            signals = self.concrete_signals(unit, aspect_hits[i].get(unit.index, []))
+            needed = set(crit.aspects[i].needs) or signals
+            if signals & needed:
+                return True
+        return False
 
     def _context(
         self, crit: Criterion, unit: Unit, topic_hits: dict, aspect_hits: list[dict]

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 from ..models import ReportLanguage, Review
-from .html import render_html
-from .json import render_json
-from .labels import sanitize, strings
-from .markdown import render_markdown
-from .text import render_text
 
 __all__ = ["FORMATS", "render"]
 
@@ -23,12 +18,24 @@ def render(
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    # Each renderer is imported when asked for: rich and Jinja2 cost start-up time that a JSON
+    # report does not need.
     if fmt == "json":
+        from .json import render_json
+
         return render_json(review)
+    from .labels import sanitize, strings
+
     labels = strings(lang or review.lang)
     shown = sanitize(review)
     if fmt == "text":
+        from .text import render_text
+
         return render_text(shown, labels, color=color)
     if fmt == "md":
+        from .markdown import render_markdown
+
         return render_markdown(shown, labels)
+    from .html import render_html
+
     return render_html(shown, labels)

@@ -1,0 +1,151 @@
+"""Rule-engine mechanics that the level tests do not show directly."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reviewer.parse import parse_bytes, parse_file
+from reviewer.rubric import required_literals
+from reviewer.rules import build_corpus
+from reviewer.text import normalize
+
+from .conftest import SAMPLES, review_markdown
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"(?<![a-z])(kpis?|roi)(?![a-z])", "the kpi is set"),
+        (r"(処理|対応)(時間|件数)", "平均処理時間は12分"),
+        (r"(?:(?<=部)|(?<=課))(の|で)(?=[^。\n]{0,12}(業務|処理))", "経理部の請求処理を対象とする"),
+        (r"\d[\d,.]*\s*(%|件|分)", "12件"),
+        (r"[一-龥]{1,4}(部|課)", "経理部"),
+        (r"(a|b)?c+d", "ccd"),
+    ],
+)
+def test_required_literals_are_really_required(pattern, text):
+    """Every match contains a string of every option set, or the prefilter would skip it."""
+    assert re.search(pattern, text)
+    for option in required_literals(pattern):
+        assert any(lit in text for lit in option), (pattern, option)
+
+
+def _brute_force_equals_prefiltered(doc, rubric):
+    corpus = build_corpus(doc, rubric)
+    for patterns in rubric.all_patterns():
+        fast = corpus.hits(patterns)
+        slow = {}
+        for unit in corpus.units:
+            spans = [m.span() for c in patterns.compiled for m in c.regex.finditer(unit.norm)]
+            if spans:
+                slow[unit.index] = spans
+        assert {k: sorted(v) for k, v in fast.items()} == {k: sorted(v) for k, v in slow.items()}
+
+
+@pytest.mark.parametrize(
+    "name", ["ja-poc-plan-strong.docx", "en-poc-plan-mixed.pdf", "ja-progress-report-warning.md"]
+)
+def test_prefilter_finds_exactly_what_a_full_scan_finds(name, rubric):
+    _brute_force_equals_prefiltered(parse_file(SAMPLES / name), rubric)
+
+
+_WORDS = st.sampled_from(
+    [
+        "KPI",
+        "現状",
+        "12分",
+        "目標",
+        "5分以内",
+        "部長",
+        "が",
+        "承認",
+        "毎月",
+        "データ",
+        "オーナー",
+        "全社一斉展開",
+        "not",
+        "fully automate",
+        "owner",
+        "the",
+        "team",
+        "weekly",
+        "30%",
+        "2027年3月",
+        "、",
+        "。",
+        " ",
+        "\n",
+        "ではなく",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.lists(_WORDS, min_size=1, max_size=40).map("".join))
+def test_prefilter_on_random_text(rubric, text):
+    if not text.strip():
+        return
+    _brute_force_equals_prefiltered(parse_bytes(text.encode(), "random.txt"), rubric)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_WORDS, min_size=1, max_size=60).map("".join))
+def test_levels_in_range_and_quotes_exist(text):
+    if not text.strip():
+        return
+    doc = parse_bytes(text.encode(), "random.md")
+    review = review_markdown(text)
+    body = "\n".join(b.text for b in doc.blocks)
+    for crit in review.criteria:
+        assert 0 <= crit.level <= 3
+        for ev in crit.evidence:
+            assert ev.quote in body
+    for flag in review.red_flags:
+        assert flag.quote in body
+
+
+def test_keyword_stuffing_stays_at_most_level_1():
+    text = (
+        "# 計画\n\nKPIを設定し、効果測定を徹底する。データガバナンスを徹底し、セキュリティに十分配慮する。"
+        "現場と連携し、役割分担を明確にする。段階的に展開し、運用体制を整備する。ベンダーと協力して進める。\n\n"
+        "We will define KPIs, ensure data governance, consider security, involve the frontline as needed, "
+        "clarify roles and responsibilities, and roll out in phases.\n"
+    )
+    review = review_markdown(text)
+    assert max(c.level for c in review.criteria) <= 1, [(c.id, c.level) for c in review.criteria]
+
+
+def test_signal_inside_the_aspect_word_is_not_concreteness():
+    review = review_markdown("# データ\n\nデータオーナーを設置する。\n")
+    assert review.criterion("DATA").level <= 1
+
+
+def test_red_flag_drives_level_to_zero_and_negation_does_not():
+    flagged = review_markdown("# 展開計画\n\n2026年4月に全社一斉展開する。\n")
+    assert flagged.criterion("ROLLOUT").level == 0
+    assert "ROLLOUT.big_bang" in flagged.criterion("ROLLOUT").red_flags
+    negated = review_markdown(
+        "# 展開計画\n\n全社一斉展開ではなく、まず営業部20名で3か月試行する。\n"
+    )
+    assert "ROLLOUT.big_bang" not in negated.criterion("ROLLOUT").red_flags
+
+
+def test_level_zero_says_what_was_searched():
+    review = review_markdown(
+        "# Office move\n\nThe new office has 1200 square metres on three floors.\n", lang="en"
+    )
+    vendor = review.criterion("VENDOR")
+    assert vendor.level == 0
+    assert vendor.searched and "Searched" in vendor.searched and "none found" in vendor.searched
+
+
+def test_normalisation_matches_full_width_and_spaces():
+    assert normalize("ＫＰＩ　を１２分〜５分に") == "kpiを12分~5分に"
+    review = review_markdown(
+        "# 評価指標\n\n| 指標 | 現状 | 目標 |\n|---|---|---|\n| 処理時間 | １２分 | ５分以内 |\n"
+    )
+    assert review.criterion("KPI").level >= 2
