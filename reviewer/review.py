@@ -11,6 +11,7 @@ from .models import (
     CriterionResult,
     Document,
     DocumentInfo,
+    Finding,
     Overall,
     RedFlag,
     ReportLanguage,
@@ -21,6 +22,15 @@ from .rubric import Rubric, load_rubric
 from .rules import Engine, build_corpus, detect_injection, detect_kind, is_ai_related
 
 ENGINES = ("auto", "rules", "llm")
+
+_NOT_AI = {
+    "ja": "この文書はAIシステムを扱っていないように見えます。本ルーブリックはAI導入計画向けのため、承認判定は出しません。",
+    "en": "This document does not appear to describe an AI system; the rubric is written for AI-adoption plans, so it is not approved on it.",
+}
+_NOT_AI_FINDING = {
+    "ja": "AIを扱わない文書のため、この基準は該当しない（レベル1を上限とする）",
+    "en": "not applicable: the document describes no AI system (capped at level 1)",
+}
 
 
 def review(
@@ -66,12 +76,17 @@ def review(
 
     warnings = list(doc.warnings)
     if not ai_related:
-        warnings.append(
-            "この文書はAI導入プロジェクトに関するものには見えません。AI固有の基準の評価は参考程度です。"
-            if report_lang == "ja"
-            else "This document does not look like an AI project; read the AI-specific criteria as indicative only."
-        )
+        warnings.append(_NOT_AI[report_lang])
+        for result in criteria:
+            if result.id in rubric.settings.ai_specific and result.level > 1:
+                result.level = 1
+                result.findings.insert(
+                    0, Finding(aspect="-", status="vague", message=_NOT_AI_FINDING[report_lang])
+                )
     overall = score(criteria, red_flags, injection.detected, rubric, doc_kind, report_lang)
+    if not ai_related and overall.verdict == "approve":
+        overall.verdict = "revise"
+        overall.reasons = [_NOT_AI[report_lang]]
     return Review(
         document=DocumentInfo(
             name=doc.name,

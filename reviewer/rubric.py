@@ -73,7 +73,9 @@ class Patterns(Strict):
     @cached_property
     def compiled(self) -> list[CompiledPattern]:
         """Each pattern with the literal sets its every match needs a string of (see required_literals)."""
-        return [CompiledPattern(p) for p in self.all()]
+        return [CompiledPattern(p, "ja") for p in self.ja] + [
+            CompiledPattern(p, "en") for p in self.en
+        ]
 
     @cached_property
     def regex(self) -> re.Pattern[str] | None:
@@ -90,10 +92,13 @@ class Patterns(Strict):
 class CompiledPattern:
     """One pattern, compiled on first use: most patterns never meet a unit that could match."""
 
-    __slots__ = ("options", "pattern", "_regex")
+    __slots__ = ("lang", "options", "pattern", "_regex")
 
-    def __init__(self, pattern: str):
+    def __init__(self, pattern: str, lang: str):
         self.pattern = pattern
+        self.lang = (
+            lang  # ja patterns run on units with Japanese text, en on units with Latin words
+        )
         known = _LITERALS.get(pattern)
         if known is None:
             known = _LITERALS[pattern] = [sorted(o) for o in required_literals(pattern)]
@@ -346,10 +351,14 @@ class Settings(Strict):
     kinds: dict[str, KindRule]
     scenarios: list[Scenario] = Field(min_length=3, max_length=3)
     ai_terms: Patterns
+    ai_specific: list[str] = Field(default_factory=list)
     injection: Patterns
 
     @model_validator(mode="after")
     def _kinds(self) -> Settings:
+        for cid in self.ai_specific:
+            if cid not in CRITERION_IDS:
+                raise ValueError(f"unknown criterion {cid!r} in ai_specific")
         for name, mapping in (("profiles", self.profiles), ("kinds", self.kinds)):
             if sorted(mapping) != sorted(DOCUMENT_KINDS):
                 raise ValueError(f"{name} must cover {', '.join(DOCUMENT_KINDS)}")

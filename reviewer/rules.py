@@ -64,7 +64,7 @@ class Corpus:
         if key not in self._hits:
             found: dict[int, list[tuple[int, int]]] = {}
             for compiled in patterns.compiled:
-                candidates = self.index.candidates(compiled.options)
+                candidates = self.index.candidates(compiled.options, compiled.lang)
                 if not candidates:
                     continue
                 regex = compiled.regex
@@ -86,6 +86,8 @@ class Corpus:
 
 
 _EMPTY: frozenset[int] = frozenset()
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN = re.compile(r"[a-z]")
 
 
 class LiteralIndex:
@@ -94,26 +96,29 @@ class LiteralIndex:
     _automata: dict[int, ahocorasick.Automaton] = {}
 
     def __init__(self, units: list[Unit], rubric: Rubric):
-        self.n = len(units)
+        self.script: dict[str, set[int]] = {
+            "ja": {u.index for u in units if _JAPANESE.search(u.norm)},
+            "en": {u.index for u in units if _LATIN.search(u.norm)},
+        }
         automaton = self._automaton(rubric)
         self.where: dict[str, set[int]] = {}
         for i, unit in enumerate(units):
             for _, literal in automaton.iter(unit.norm):
                 self.where.setdefault(literal, set()).add(i)
 
-    def candidates(self, options: tuple[frozenset[str], ...]) -> Iterable[int]:
-        """Units that contain a string of every option set: the only ones a pattern can match."""
-        if not options:
-            return range(self.n)
-        found: set[int] | None = None
+    def candidates(self, options: tuple[frozenset[str], ...], lang: str) -> Iterable[int]:
+        """Units in the pattern's script that contain a string of every option set: the only
+        ones the pattern can match. Japanese patterns never see English-only sentences (so a
+        Japanese list's "ai" cannot match inside "maintain"), nor English patterns Japanese ones."""
+        found: set[int] = self.script[lang]
         for literals in options:
             units: set[int] = set()
             for literal in literals:
                 units |= self.where.get(literal, _EMPTY)
-            found = units if found is None else found & units
+            found = found & units
             if not found:
                 break
-        return found or _EMPTY
+        return found
 
     @classmethod
     def _automaton(cls, rubric: Rubric) -> ahocorasick.Automaton:

@@ -34,13 +34,24 @@ def test_required_literals_are_really_required(pattern, text):
         assert any(lit in text for lit in option), (pattern, option)
 
 
+_JA = re.compile(r"[ぁ-ヿ㐀-䶿一-鿿]")
+_EN = re.compile(r"[a-z]")
+
+
 def _brute_force_equals_prefiltered(doc, rubric):
+    """Japanese patterns on units with Japanese text, English ones on units with Latin letters."""
     corpus = build_corpus(doc, rubric)
     for patterns in rubric.all_patterns():
         fast = corpus.hits(patterns)
         slow = {}
         for unit in corpus.units:
-            spans = [m.span() for c in patterns.compiled for m in c.regex.finditer(unit.norm)]
+            scripts = {"ja": bool(_JA.search(unit.norm)), "en": bool(_EN.search(unit.norm))}
+            spans = [
+                m.span()
+                for c in patterns.compiled
+                if scripts[c.lang]
+                for m in c.regex.finditer(unit.norm)
+            ]
             if spans:
                 slow[unit.index] = spans
         assert {k: sorted(v) for k, v in fast.items()} == {k: sorted(v) for k, v in slow.items()}
