@@ -313,7 +313,13 @@ class Engine:
             level = 1
 
         if flags:
-            level = 0 if level <= 1 else level - 1
+            # A commitment to the failure pattern leaves nothing to credit; a warning sign seen in
+            # minutes (flags kept to progress reports) is an observation and costs one level.
+            observed = all(self._warning_sign(crit, fid) for fid, _, _ in flags)
+            if observed:
+                level = max(level - 1, 1) if level >= 1 else 0
+            else:
+                level = 0 if level <= 1 else level - 1
 
         evidence = self._evidence(crit, concrete, mentioned, topic_units, flags)
         aspects, findings = self._aspects(crit, concrete, mentioned)
@@ -347,6 +353,11 @@ class Engine:
             searched=searched,
         )
         return result, red
+
+    @staticmethod
+    def _warning_sign(crit: Criterion, flag_id: str) -> bool:
+        rule = next(f for f in crit.red_flags if f.id == flag_id)
+        return rule.kinds == ["progress_report"]
 
     def _in_topic_section(self, crit: Criterion, unit: Unit) -> bool:
         """Does any heading above the unit (not only the nearest) name the topic?"""
@@ -507,7 +518,8 @@ def detect_kind(corpus: Corpus, rubric: Rubric) -> str:
 
 
 def is_ai_related(corpus: Corpus, rubric: Rubric) -> bool:
-    return len(corpus.hits(rubric.settings.ai_terms)) >= 3
+    """Whether the document is about an AI system; a short passage cannot show it is not."""
+    return len(corpus.units) < 15 or len(corpus.hits(rubric.settings.ai_terms)) >= 3
 
 
 def detect_injection(engine: Engine) -> Injection:

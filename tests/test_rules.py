@@ -160,3 +160,19 @@ def test_normalisation_matches_full_width_and_spaces():
         "# 評価指標\n\n| 指標 | 現状 | 目標 |\n|---|---|---|\n| 処理時間 | １２分 | ５分以内 |\n"
     )
     assert review.criterion("KPI").level >= 2
+
+
+def test_document_without_ai_is_not_approved_and_ai_criteria_are_capped():
+    text = (
+        "# Website rebuild plan\n\n"
+        "## Goals\n\nThe permit portal takes 14 minutes per application today; the target is 6 minutes by June 2027, "
+        "measured monthly from server logs by the Digital Services team.\n\n"
+        "## Review\n\nA clerk checks every application before approval; errors above 2% trigger a rollback review.\n\n"
+        "## Operations\n\nThe operations team monitors uptime daily and the service desk answers within 4 hours.\n"
+    )
+    review = review_markdown(text, lang="en")
+    assert review.document.ai_related is False
+    for cid in ("EXPECT", "WORKFLOW", "OPS"):
+        assert review.criterion(cid).level <= 1
+    assert review.overall.verdict != "approve"
+    assert any("AI" in w for w in review.warnings)
