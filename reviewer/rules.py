@@ -136,7 +136,11 @@ class LiteralIndex:
 
 _BARE_NUMBER = re.compile(r"^[~約]?\s*\d[\d,.]*\s*$")
 _MARKER = re.compile(r"^\s*([raci]([/,・ ]?[raci])*|[○◎●✓✔〇])\s*$")
-_HEADER_UNIT = re.compile(r"[(\[]([^()\[\]]{1,8})[)\]]\s*$")
+_HEADER_UNIT = re.compile(r"[(\[]\s*([^()\[\],;\s]{1,8})[^()\[\]]{0,24}[)\]]\s*$")
+# A column headed by a party ("当社", "vendor") says who does what in its short cells.
+_PARTY = re.compile(
+    r"^(当社|自社|発注者|弊社|貴社|御社|ベンダー|委託先|受託者|受注者|委託者|甲|乙|client|customer|supplier|vendor|contractor|agency|buyer)(側)?$"
+)
 
 
 def _with_header_units(row: str, header: str) -> str:
@@ -152,7 +156,9 @@ def _with_header_units(row: str, header: str) -> str:
         unit = _HEADER_UNIT.search(head)
         if unit and _BARE_NUMBER.match(cell):
             cells[i] = f"{cell.strip()}{unit.group(1)}"
-        elif _MARKER.match(cell) and head.strip():
+        elif head.strip() and (
+            _MARKER.match(cell) or (_PARTY.match(head.strip()) and 0 < len(cell.strip()) <= 20)
+        ):
             cells[i] = f"{head.strip()}:{cell.strip()}"
     return " | ".join(cells)
 
@@ -221,6 +227,7 @@ class Engine:
         return unit.index in self.corpus.hits(self.rubric.signals.vague)
 
     def negated(self, unit: Unit, start: int, end: int) -> bool:
+        """Is a red-flag phrase rejected ("not a big-bang rollout", 「完全自動化ではなく」)?"""
         sig = self.rubric.signals
         before, after = unit.norm[max(0, start - 40) : start], unit.norm[end : end + 30]
         return bool(
@@ -315,8 +322,7 @@ class Engine:
         if flags:
             # A commitment to the failure pattern leaves nothing to credit; a warning sign seen in
             # minutes (flags kept to progress reports) is an observation and costs one level.
-            observed = all(self._warning_sign(crit, fid) for fid, _, _ in flags)
-            if observed:
+            if all(self._warning_sign(crit, fid) for fid, _, _ in flags):
                 level = max(level - 1, 1) if level >= 1 else 0
             else:
                 level = 0 if level <= 1 else level - 1
