@@ -25,55 +25,89 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SECTION_JA = [
-    (
-        "目的と対象業務",
-        "本PoCは、保険金請求窓口における一次回答業務を対象とする。現状、1件あたりの回答作成に平均14分を要し、"
-        "月末には未回答が300件を超えて滞留している。生成AIで回答案を作成し、担当者が確認して送信する流れに改める。",
-    ),
-    ("評価指標", None),
-    (
-        "判定と撤退の基準",
-        "2027年3月15日の判定会議で、業務部長が本番移行の可否を決定する。"
-        "回答案の採用率が60%未満、または誤回答率が2%を超えた場合は中止する。",
-    ),
-    (
-        "現場の参画",
-        "請求センターの担当者5名と課長1名が、毎週水曜のワークショップで例外処理と暗黙の判断基準を洗い出す。",
-    ),
-    (
-        "データ",
-        "回答履歴データのオーナーは業務企画課とし、項目定義書を2026年12月までに整備する。欠損率は毎月確認する。",
-    ),
-    (
-        "セキュリティ",
-        "個人情報はマスキングしたうえで国内リージョンのみで処理し、アクセスログを1年間保管する。",
-    ),
+DEPTS = [
+    "請求センター",
+    "営業企画部",
+    "品質管理課",
+    "経理部",
+    "物流センター",
+    "人事部",
+    "法務部",
+    "情報システム部",
 ]
-KPI_ROWS = [
-    ("指標", "現状値", "目標値", "測定方法", "測定時期"),
-    ("一次回答時間", "平均14分", "6分以内", "問い合わせ管理システムのログ", "毎月末"),
-    ("回答案の採用率", "-", "60%以上", "送信前の編集有無を記録", "毎週"),
-    ("誤回答率", "1.5%", "1.0%以下", "品質管理課の抜き取り検査（月100件）", "毎月"),
+TASKS = [
+    "一次回答",
+    "請求書照合",
+    "点検記録の要約",
+    "契約書レビュー",
+    "需要予測",
+    "問い合わせ分類",
+    "議事録作成",
+    "与信審査",
 ]
+TEMPLATES = [
+    "{dept}では{task}に1件あたり平均{a}分を要し、月末には未処理が{b}件を超えて滞留している。",
+    "{task}の回答案を生成AIが作成し、{dept}の担当者{c}名が確認してから送信する流れに改める。",
+    "{y}年{m}月{d}日の判定会議で、{dept}長が本番移行の可否を決定する。",
+    "採用率が{p}%未満、または誤回答率が{q}%を超えた場合は{task}での利用を中止する。",
+    "{dept}の担当者{c}名と課長1名が、毎週{wd}曜のワークショップで例外処理と暗黙の判断基準を洗い出す。",
+    "{task}の履歴データのオーナーは{dept}とし、項目定義書を{y}年{m}月までに整備する。",
+    "欠損率は毎月{dept}が確認し、{q}%を超えた項目は翌月の定例で修正方針を決める。",
+    "個人情報はマスキングしたうえで国内リージョンのみで処理し、アクセスログを{c}年間保管する。",
+    "外部送信の有無と学習利用の可否は、{y}年{m}月に法務部と情報セキュリティ室が審査する。",
+    "運用開始後は{dept}が精度を月次で監視し、{p}%を下回った場合はプロンプトと参照文書を見直す。",
+    "第1段階は{dept}の{c}名で{b}件を対象とし、採用率{p}%以上を満たしたら第2段階へ広げる。",
+    "予算はデータ整備{a}百万円、運用{b}万円、研修{c}百万円、定着支援{q}百万円を計上する。",
+    "なお、{task}の業務手順書は{dept}が改訂し、改訂版を{m}月中に全員へ配布する。",
+    "本件の背景として、{dept}では熟練者の退職により{task}の品質にばらつきが生じている。",
+]
+KPI_HEADER = ("指標", "現状値", "目標値", "測定方法", "測定時期")
+METRICS = ["一次回答時間", "回答案の採用率", "誤回答率", "再問い合わせ率", "処理件数", "残業時間"]
 
 
 def make_docx(path: Path, pages: int) -> None:
+    """A plan of `pages` pages whose sentences vary (numbers, departments, tasks) as real ones do."""
+    import random
+
     import docx
 
+    rng = random.Random(20261126)
     d = docx.Document()
-    d.add_heading("保険金請求一次回答 生成AI PoC計画書", 0)
+    d.add_heading("業務AI活用 PoC計画書（ベンチマーク用）", 0)
     for page in range(pages):
-        for title, body in SECTION_JA:
-            d.add_heading(f"{page + 1}.{SECTION_JA.index((title, body)) + 1} {title}", 2)
-            if body is None:
-                table = d.add_table(rows=0, cols=len(KPI_ROWS[0]))
-                for row in KPI_ROWS:
-                    cells = table.add_row().cells
-                    for cell, value in zip(cells, row, strict=True):
-                        cell.text = value
-            else:
-                d.add_paragraph(body)
+        d.add_heading(f"{page + 1}. {rng.choice(TASKS)}の検証計画", 1)
+        for _ in range(rng.randint(5, 8)):
+            fields = {
+                "dept": rng.choice(DEPTS),
+                "task": rng.choice(TASKS),
+                "a": rng.randint(3, 40),
+                "b": rng.randint(50, 3000),
+                "c": rng.randint(2, 30),
+                "p": rng.randint(40, 95),
+                "q": rng.randint(1, 9),
+                "y": rng.choice([2026, 2027]),
+                "m": rng.randint(1, 12),
+                "d": rng.randint(1, 28),
+                "wd": rng.choice("月火水木金"),
+            }
+            sentences = rng.sample(TEMPLATES, 2)
+            d.add_paragraph("".join(t.format(**fields) for t in sentences))
+        if page % 3 == 0:
+            d.add_heading(f"{page + 1}.1 評価指標", 2)
+            table = d.add_table(rows=1, cols=len(KPI_HEADER))
+            for cell, value in zip(table.rows[0].cells, KPI_HEADER, strict=True):
+                cell.text = value
+            for metric in rng.sample(METRICS, 3):
+                cells = table.add_row().cells
+                values = (
+                    metric,
+                    f"{rng.randint(5, 60)}分",
+                    f"{rng.randint(2, 20)}分以内",
+                    "業務システムのログ",
+                    rng.choice(["毎週", "毎月", "四半期ごと"]),
+                )
+                for cell, value in zip(cells, values, strict=True):
+                    cell.text = value
         d.add_page_break()
     d.save(path)
 

@@ -96,13 +96,15 @@ class CompiledPattern:
 
     def __init__(self, pattern: str, lang: str):
         self.pattern = pattern
-        self.lang = (
-            lang  # ja patterns run on units with Japanese text, en on units with Latin words
-        )
+        self.lang = lang  # ja patterns run on units with Japanese text, en on units with Latin words
         known = _LITERALS.get(pattern)
         if known is None:
             known = _LITERALS[pattern] = [sorted(o) for o in required_literals(pattern)]
-        self.options: tuple[frozenset[str], ...] = tuple(frozenset(o) for o in known)
+        # An option that a single kana, digit, letter or sign satisfies filters almost nothing and
+        # floods the index; only the selective ones are kept.
+        self.options: tuple[frozenset[str], ...] = tuple(
+            frozenset(o) for o in known if not any(_UNSELECTIVE.fullmatch(lit) for lit in o)
+        )
         self._regex: re.Pattern[str] | None = None
 
     @property
@@ -111,6 +113,8 @@ class CompiledPattern:
             self._regex = re.compile(self.pattern)
         return self._regex
 
+
+_UNSELECTIVE = re.compile(r"[\u3040-\u309f\u30a0-\u30ff0-9a-z\W_]")
 
 # pattern -> required literal sets; filled from the cache file so start-up need not parse them.
 _LITERALS: dict[str, list[list[str]]] = {}

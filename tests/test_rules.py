@@ -168,7 +168,11 @@ def test_document_without_ai_is_not_approved_and_ai_criteria_are_capped():
         "## Goals\n\nThe permit portal takes 14 minutes per application today; the target is 6 minutes by June 2027, "
         "measured monthly from server logs by the Digital Services team.\n\n"
         "## Review\n\nA clerk checks every application before approval; errors above 2% trigger a rollback review.\n\n"
-        "## Operations\n\nThe operations team monitors uptime daily and the service desk answers within 4 hours.\n"
+        "## Operations\n\nThe operations team monitors uptime daily and the service desk answers within 4 hours.\n\n"
+        "## Schedule\n\nDesign runs from January to March. Build runs from April to May. Testing takes four weeks. "
+        "Training for 40 clerks happens in June. The old portal is switched off in July. "
+        "Hosting stays in the city data centre. Accessibility is tested against WCAG 2.2 AA. "
+        "Forms are reduced from 31 to 12 fields. Payment moves to the shared payment service.\n"
     )
     review = review_markdown(text, lang="en")
     assert review.document.ai_related is False
