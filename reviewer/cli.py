@@ -169,7 +169,7 @@ def _run(argv: list[str]) -> int:
         if args.format == "json" and several and out is None:
             continue  # printed together as one array below
         text = render(result, args.format, lang=args.lang, color=color)
-        if out is not None and several:
+        if out is not None and (several or out.is_dir()):
             _write(text, out / f"{Path(name).name}.{EXTENSIONS[args.format]}")
         elif out is not None:
             _write(text, out)

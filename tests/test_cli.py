@@ -197,3 +197,14 @@ def test_rules_review_does_not_import_network_stack():
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
+
+
+def test_output_single_file_and_existing_folder(tmp_path, capsys):
+    target = tmp_path / "r.md"
+    code, out, _ = run(capsys, STRONG, "--format", "md", "-o", target)
+    assert code == 0 and out == "" and target.read_text(encoding="utf-8").startswith("#")
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    code, _, _ = run(capsys, STRONG, "--format", "json", "-o", folder)
+    data = json.loads((folder / f"{STRONG.name}.json").read_text(encoding="utf-8"))
+    assert data["document"]["name"] == STRONG.name
