@@ -143,24 +143,71 @@ _PARTY = re.compile(
 )
 
 
-def _with_header_units(row: str, header: str) -> str:
+# A unit declared for a whole table in its heading or caption: 「所要経費（単位：万円）」, "(EUR thousands)".
+_DECLARED_UNIT = re.compile(
+    r"単位\s*:?\s*(百万円|千円|万円|億円|円|千ドル|ドル|ユーロ)"
+    r"|(?<![a-z])(?:in|unit:?|units:?|amounts? in|figures in)\s+(?:thousands? of\s+)?"
+    r"(eur|usd|gbp|jpy|chf|aud|cad|euros?|dollars?|pounds?|yen|[€$£¥])(?![a-z])"
+    r"|\(\s*(eur|usd|gbp|jpy|chf|aud|cad|[€$£¥])\s*(?:k|'?000s?|thousands?|millions?|m)?\s*\)"
+)
+# A column that counts something: a bare number in it is a count of what the header names.
+_COUNT_HEAD = re.compile(
+    r"^(?:(?:number of |no\. of |# ?)?(users?|people|persons|staff|headcount|agents?|employees|"
+    r"participants|sites?|stores?|branches?|teams?|departments?|offices?|cases?|documents?)|"
+    r"(人数|利用者数|対象者数|ユーザー数|参加者数|要員数|拠点数|店舗数|部署数|件数))$"
+)
+_COUNT_UNIT = {
+    "人数": "名",
+    "利用者数": "名",
+    "対象者数": "名",
+    "ユーザー数": "名",
+    "参加者数": "名",
+    "要員数": "名",
+    "拠点数": "拠点",
+    "店舗数": "店舗",
+    "部署数": "部署",
+    "件数": "件",
+}
+_CELL_SEP = re.compile(r" ?\|(?: |$)")
+_SYMBOL_CODE = {"€": "eur", "$": "usd", "£": "gbp", "¥": "jpy"}
+
+
+def _declared_unit(text: str) -> str | None:
+    found = _DECLARED_UNIT.search(text)
+    if not found:
+        return None
+    unit = next(g for g in found.groups() if g)
+    return _SYMBOL_CODE.get(unit, unit)
+
+
+def _with_header_units(row: str, header: str, declared: str | None = None) -> str:
     """Read a cell with its column header where the cell alone says nothing.
 
-    A bare number takes the unit the header names (「金額(千円)」 over 「2,100」 reads 2,100千円), and a
-    RACI letter or a check mark takes the header's role (「業務部」 over 「A/R」 reads 業務部:a/r).
+    A bare number takes the unit the header names (「金額(千円)」 over 「2,100」 reads 2,100千円), or else
+    the unit declared for the whole table (「単位：万円」 in its heading or caption), or the noun of
+    a count column (「Users」 over 「300」 reads 300 users), and a RACI letter or a check mark takes
+    the header's role (「業務部」 over 「A/R」 reads 業務部:a/r).
     """
-    cells, heads = row.split(" | "), header.split(" | ")
+    # 「a | b |」: a last cell left empty loses its trailing space in normalisation
+    cells, heads = _CELL_SEP.split(row), _CELL_SEP.split(header)
     if len(cells) != len(heads):
         return row
+    original = list(cells)
     for i, (cell, head) in enumerate(zip(cells, heads, strict=True)):
         unit = _HEADER_UNIT.search(head)
-        if unit and _BARE_NUMBER.match(cell):
-            cells[i] = f"{cell.strip()}{unit.group(1)}"
+        count = _COUNT_HEAD.match(head.strip())
+        if _BARE_NUMBER.match(cell) and (unit or declared):
+            cells[i] = f"{cell.strip()}{unit.group(1) if unit else declared}"
+        elif _BARE_NUMBER.match(cell) and count:
+            noun = count.group(1) or _COUNT_UNIT[count.group(2)]
+            cells[i] = f"{cell.strip()} {noun}" if count.group(1) else f"{cell.strip()}{noun}"
         elif head.strip() and (
             _MARKER.match(cell) or (_PARTY.match(head.strip()) and 0 < len(cell.strip()) <= 20)
         ):
             cells[i] = f"{head.strip()}:{cell.strip()}"
-    return " | ".join(cells)
+    if cells == original:
+        return row
+    return re.sub(r"\s+", " ", " | ".join(cells)).strip()
 
 
 def build_corpus(doc: Document, rubric: Rubric) -> Corpus:
@@ -168,19 +215,22 @@ def build_corpus(doc: Document, rubric: Rubric) -> Corpus:
     units: list[Unit] = []
     heading: int | None = None
     headers: dict[str, str] = {}
+    declared: str | None = None  # a unit declared in the current heading or a caption under it
     for block in doc.blocks:
         if block.kind == "table_row":
             header = None
             norm = normalize(block.text)
             if block.header:
                 header = headers.setdefault(block.header, normalize(block.header))
-                norm = _with_header_units(norm, header)
+                norm = _with_header_units(norm, header, declared)
             units.append(Unit(len(units), block.text, norm, block, heading, header))
             continue
         if block.kind == "heading":
             units.append(Unit(len(units), block.text, normalize(block.text), block, heading))
             heading = len(units) - 1
+            declared = _declared_unit(units[-1].norm)
             continue
+        declared = _declared_unit(normalize(block.text)) or declared
         for sentence in split_sentences(block.text):
             units.append(Unit(len(units), sentence, normalize(sentence), block, heading))
     corpus = Corpus(units, LiteralIndex(units, rubric))
@@ -287,6 +337,7 @@ class Engine:
                 unit.index in topic_hits
                 or topic_in_ctx
                 or len(in_unit) >= 2
+                or len(set(in_unit) | set(in_ctx_all)) >= 2  # with its heading or table header
                 or self._in_topic_section(crit, unit)
                 or self._concrete_alone(crit, unit, in_unit, aspect_hits)
             )
