@@ -201,7 +201,8 @@ def score(
         mean = sum(by_id[cid].level for cid in sc.criteria) / len(sc.criteria)
         hit = any(fid in fired for fid in sc.red_flags)
         deficit = (3 - mean) + (1.5 if hit else 0)
-        if (mean <= 1.0 or hit) and deficit > best:
+        primary_weak = by_id[sc.criteria[0]].level <= 1  # the criterion the scenario is about
+        if (primary_weak or mean <= 1.0 or hit) and deficit > best:
             best, scenario = deficit, sc
     return Overall(
         score=value,
