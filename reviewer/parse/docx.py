@@ -68,6 +68,25 @@ def _int(value: str | None, default: int = 0) -> int:
 # --- styles and numbering -------------------------------------------------------------------------
 
 
+def _numbering_and_outline(ppr: Any | None) -> tuple[str | None, int | None, int | None]:
+    """numId, ilvl and outline level from a paragraph's or a style's w:pPr."""
+    num_id: str | None = None
+    ilvl: int | None = None
+    outline: int | None = None
+    if ppr is None:
+        return num_id, ilvl, outline
+    numpr = ppr.find(W + "numPr")
+    if numpr is not None:
+        nid = numpr.find(W + "numId")
+        lvl = numpr.find(W + "ilvl")
+        num_id = nid.get(W + "val") if nid is not None else None
+        ilvl = _int(lvl.get(W + "val")) if lvl is not None else None
+    ol = ppr.find(W + "outlineLvl")
+    if ol is not None:
+        outline = _int(ol.get(W + "val"), 9)
+    return num_id, ilvl, outline
+
+
 @dataclass
 class _Style:
     sid: str
@@ -89,18 +108,7 @@ class _Styles:
             sid = s.get(W + "styleId") or ""
             kind = s.get(W + "type")
             ppr = s.find(W + "pPr")
-            num_id = ilvl = None
-            outline = None
-            if ppr is not None:
-                numpr = ppr.find(W + "numPr")
-                if numpr is not None:
-                    nid = numpr.find(W + "numId")
-                    lvl = numpr.find(W + "ilvl")
-                    num_id = nid.get(W + "val") if nid is not None else None
-                    ilvl = _int(lvl.get(W + "val")) if lvl is not None else None
-                ol = ppr.find(W + "outlineLvl")
-                if ol is not None:
-                    outline = _int(ol.get(W + "val"), 9)
+            num_id, ilvl, outline = _numbering_and_outline(ppr)
             if kind == "numbering":
                 if num_id:
                     self.numbering_styles[sid] = num_id
@@ -421,15 +429,7 @@ class _Walker:
         if ppr is not None:
             ps = ppr.find(W + "pStyle")
             style_id = ps.get(W + "val") if ps is not None else None
-            numpr = ppr.find(W + "numPr")
-            if numpr is not None:
-                nid = numpr.find(W + "numId")
-                lvl = numpr.find(W + "ilvl")
-                num_id = nid.get(W + "val") if nid is not None else None
-                ilvl = _int(lvl.get(W + "val")) if lvl is not None else None
-            ol = ppr.find(W + "outlineLvl")
-            if ol is not None:
-                outline = _int(ol.get(W + "val"), 9)
+            num_id, ilvl, outline = _numbering_and_outline(ppr)
 
         level: int | None = None
         is_list = False
