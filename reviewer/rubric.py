@@ -29,6 +29,7 @@ from . import __version__
 from .config import cache_dir, data_dir
 from .errors import RubricError
 from .models import CRITERION_IDS, DOCUMENT_KINDS
+from .text import scripts
 
 # The closed set of concreteness signals an aspect may require (rubrics/signals.yaml defines them).
 SignalKind = Literal["quantity", "date", "frequency", "owner", "threshold", "procedure", "system"]
@@ -77,16 +78,35 @@ class Patterns(Strict):
             CompiledPattern(p, "en") for p in self.en
         ]
 
+    def search(self, text: str) -> bool:
+        """Does any pattern of the text's own script match? (See CompiledPattern.lang.)"""
+        langs = scripts(text)
+        return any(c.lang in langs and c.regex.search(text) for c in self.compiled)
+
     @cached_property
     def regex(self) -> re.Pattern[str] | None:
         """All patterns as one alternation (None when there are none)."""
         pats = self.all()
         return re.compile("|".join(f"(?:{p})" for p in pats)) if pats else None
 
-    def examples(self, n: int = 6) -> str:
-        """A few patterns, readable, for 'searched for' messages."""
-        shown = [_readable(p) for p in (self.ja[: n // 2] + self.en[: n - n // 2])]
-        return ", ".join(shown)
+    def examples(self, lang: str, n: int = 6) -> str:
+        """A few of the words the patterns look for, readable, for 'searched for' messages."""
+        shown: list[str] = []
+        first, second = (self.ja, self.en) if lang == "ja" else (self.en, self.ja)
+        for pattern in first[:4] + second[:1]:
+            words = sorted(
+                {
+                    w
+                    for option in required_literals(pattern)
+                    for w in option
+                    if _READABLE.fullmatch(w)
+                },
+                key=lambda w: (-len(w), w),
+            )
+            for word in words[:2]:
+                if word not in shown:
+                    shown.append(word.strip())
+        return ", ".join(shown[:n]) or "-"
 
 
 class CompiledPattern:
@@ -96,7 +116,9 @@ class CompiledPattern:
 
     def __init__(self, pattern: str, lang: str):
         self.pattern = pattern
-        self.lang = lang  # ja patterns run on units with Japanese text, en on units with Latin words
+        self.lang = (
+            lang  # ja patterns run on units with Japanese text, en on units with Latin words
+        )
         known = _LITERALS.get(pattern)
         if known is None:
             known = _LITERALS[pattern] = [sorted(o) for o in required_literals(pattern)]
@@ -182,10 +204,8 @@ def _required_node(op, av) -> set[str] | None:  # noqa: ANN001 - sre parse tree
     return None
 
 
-def _readable(pattern: str) -> str:
-    s = re.sub(r"\\[bsdwSDW]|\(\?[:!=<][^)]*\)|[()?*+^$|\[\]{}\\]", "", pattern)
-    s = re.sub(r"\.", " ", s)
-    return s.strip() or pattern
+# A literal worth showing: two or more characters, starting and ending with a letter or kanji.
+_READABLE = re.compile(r"[^\W\d_][\w /・-]{0,30}[^\W\d_]")
 
 
 class Aspect(Strict):

@@ -1,8 +1,9 @@
 """The deterministic engine: rubric patterns over sentences and table rows, levels 0–3 with evidence.
 
 A criterion is judged from the sentences that discuss it and how concretely they do:
-- a unit (sentence, list item or table row) is *on topic* when it, its heading or its table
-  header names the criterion, or when it touches two of the criterion's aspects at once;
+- a unit (sentence, list item or table row) is *on topic* when it, a heading above it or its
+  table header names the criterion, when it touches two of the criterion's aspects at once, or
+  when it states one aspect together with the very detail that aspect needs;
 - an aspect is *mentioned* by an on-topic unit that matches the aspect's patterns, and *concrete*
   when that unit also carries a signal the aspect needs (numbers with units, dates, owners,
   thresholds, frequencies, procedures, systems) and no deferral or name-only phrasing;
@@ -32,7 +33,7 @@ from .models import (
     ReportLanguage,
 )
 from .rubric import Criterion, Patterns, Rubric
-from .text import normalize, split_sentences
+from .text import normalize, scripts, split_sentences
 
 
 @dataclass
@@ -79,15 +80,11 @@ class Corpus:
         """Does the pattern set match a table's header row? Memoised per header."""
         key = (id(patterns), header)
         if key not in self._header_hits:
-            self._header_hits[key] = (
-                patterns.regex is not None and patterns.regex.search(header) is not None
-            )
+            self._header_hits[key] = patterns.search(header)
         return self._header_hits[key]
 
 
 _EMPTY: frozenset[int] = frozenset()
-_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
-_LATIN = re.compile(r"[a-z]")
 
 
 class LiteralIndex:
@@ -96,10 +93,10 @@ class LiteralIndex:
     _automata: dict[int, ahocorasick.Automaton] = {}
 
     def __init__(self, units: list[Unit], rubric: Rubric):
-        self.script: dict[str, set[int]] = {
-            "ja": {u.index for u in units if _JAPANESE.search(u.norm)},
-            "en": {u.index for u in units if _LATIN.search(u.norm)},
-        }
+        self.script: dict[str, set[int]] = {"ja": set(), "en": set()}
+        for unit in units:
+            for lang in scripts(unit.norm):
+                self.script[lang].add(unit.index)
         automaton = self._automaton(rubric)
         self.where: dict[str, set[int]] = {}
         for i, unit in enumerate(units):
@@ -285,9 +282,6 @@ class Engine:
             or (sig.negation_after.regex and sig.negation_after.regex.search(after))
         )
 
-    def matches(self, patterns: Patterns, unit: Unit) -> bool:
-        return unit.index in self.corpus.hits(patterns)
-
     def red_flags(self, crit: Criterion) -> list[tuple[str, str, Unit]]:
         """(flag id, message, unit) for every non-negated commitment to the failure pattern."""
         out = []
@@ -419,13 +413,11 @@ class Engine:
     def _in_topic_section(self, crit: Criterion, unit: Unit) -> bool:
         """Does any heading above the unit (not only the nearest) name the topic?"""
         section = unit.block.location.section
-        if not section or crit.topic.regex is None:
+        if not section:
             return False
         key = (id(crit.topic), tuple(section))
         if key not in self._sections:
-            self._sections[key] = (
-                crit.topic.regex.search(normalize(" / ".join(section))) is not None
-            )
+            self._sections[key] = crit.topic.search(normalize(" / ".join(section)))
         return self._sections[key]
 
     def _concrete_alone(
@@ -550,8 +542,8 @@ class Engine:
         tables = len({u.block.location.table for u in units if u.block.location.table is not None})
         parts = sorted({u.block.location.part for u in units})
         terms = "; ".join(
-            [crit.topic.examples(6)]
-            + [f"{a.title(self.lang)}: {a.patterns.examples(2)}" for a in crit.aspects]
+            [crit.topic.examples(self.lang, 6)]
+            + [f"{a.title(self.lang)}: {a.patterns.examples(self.lang, 2)}" for a in crit.aspects]
         )
         if self.lang == "ja":
             where = f"{len(units)}文・表行（表{tables}個、{'・'.join(parts)}）"

@@ -28,6 +28,19 @@ def normalize(text: str) -> str:
 
 
 _JA_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+
+
+def scripts(text: str) -> frozenset[str]:
+    """Which pattern languages apply to a text: "ja" when it has Japanese, "en" when Latin letters."""
+    found = set()
+    if _JA_CHAR.search(text):
+        found.add("ja")
+    if _LATIN_LETTER.search(text):
+        found.add("en")
+    return frozenset(found)
+
+
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
