@@ -122,8 +122,9 @@ class CompiledPattern:
         known = _LITERALS.get(pattern)
         if known is None:
             known = _LITERALS[pattern] = [sorted(o) for o in required_literals(pattern)]
-        # An option that a single kana, digit, letter or sign satisfies filters almost nothing and
-        # floods the index; only the selective ones are kept.
+        # An option that a single kana, digit, letter or common punctuation mark satisfies filters
+        # almost nothing and floods the index; only the selective ones are kept (rarer signs such as
+        # "|", "→" or "≦" stay: they pick out table rows and figures).
         self.options: tuple[frozenset[str], ...] = tuple(
             frozenset(o) for o in known if not any(_UNSELECTIVE.fullmatch(lit) for lit in o)
         )
@@ -136,7 +137,7 @@ class CompiledPattern:
         return self._regex
 
 
-_UNSELECTIVE = re.compile(r"[\u3040-\u309f\u30a0-\u30ff0-9a-z\W_]")
+_UNSELECTIVE = re.compile(r"[\u3040-\u30ff\s0-9a-z.,:;!?'\"()\-/・、。「」（）]")
 
 # pattern -> required literal sets; filled from the cache file so start-up need not parse them.
 _LITERALS: dict[str, list[list[str]]] = {}
@@ -445,10 +446,11 @@ def _validate(model: type[BaseModel], path: Path, trusted: bool = False) -> Base
 
 
 _cache: dict[Path, Rubric] = {}
+_STAMP_FORMAT = 2  # bump when required_literals() changes what it extracts
 
 
 def _fingerprint(files: list[Path]) -> str:
-    digest = hashlib.sha256(f"{__version__}|{sys.version_info[:2]}".encode())
+    digest = hashlib.sha256(f"{__version__}|{_STAMP_FORMAT}|{sys.version_info[:2]}".encode())
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:24]
@@ -485,7 +487,7 @@ def load_rubric(directory: Path | None = None) -> Rubric:
     rubric = _load(root, trusted)
     if fingerprint and not trusted:
         literals = {
-            c.pattern: [sorted(o) for o in c.options]
+            c.pattern: _LITERALS[c.pattern]  # as extracted, before the selectivity filter
             for p in rubric.all_patterns()
             for c in p.compiled
         }

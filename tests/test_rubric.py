@@ -115,3 +115,27 @@ def test_public_api_is_pinned():
     )
     for name in reviewer.__all__:
         assert getattr(reviewer, name) is not None
+
+
+def test_start_up_stamp_changes_nothing(tmp_path):
+    """The second run loads the rubric from the cache stamp; its review must equal the first."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import SAMPLES
+
+    env = {**os.environ, "REVIEWER_CACHE_DIR": str(tmp_path)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "reviewer.cli",
+        str(SAMPLES / "ja-poc-plan-strong.docx"),
+        "--format",
+        "json",
+    ]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    assert list(tmp_path.glob("rubric-*.json")), "no stamp written"
+    second = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    assert json.loads(first) == json.loads(second)
