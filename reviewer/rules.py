@@ -330,8 +330,7 @@ class Engine:
             on_topic = (
                 unit.index in topic_hits
                 or topic_in_ctx
-                or len(in_unit) >= 2
-                or len(set(in_unit) | set(in_ctx_all)) >= 2  # with its heading or table header
+                or len(set(in_unit) | set(in_ctx_all)) >= 2  # two aspects, its own or its heading's
                 or self._in_topic_section(crit, unit)
                 or self._concrete_alone(crit, unit, in_unit, aspect_hits)
             )
