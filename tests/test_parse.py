@@ -187,6 +187,143 @@ def _pdf_writer_copy(**encrypt):  # noqa: ANN003
     return buf.getvalue()
 
 
+def test_pdf_ruled_table_read_as_rows_with_header(ja_pdf: Document) -> None:
+    rows = [b for b in ja_pdf.blocks if b.kind == "table_row"]
+    assert [b.text for b in rows] == [
+        "指標 | 現状 | 目標",
+        "処理時間 | 12分 | 5分",
+        "回答精度 | 80% | 95%",
+    ]
+    assert [b.header for b in rows] == [None, "指標 | 現状 | 目標", "指標 | 現状 | 目標"]
+    assert [(b.location.table, b.location.row) for b in rows] == [(1, 1), (1, 2), (1, 3)]
+    assert all(b.location.page == 1 and b.location.section == ["2. KPI"] for b in rows)
+    # The cells are not also read as loose paragraphs, and the text around the table is intact.
+    loose = [t for t in texts(ja_pdf) if re.search(r"指標\s*現状|処理時間\s*12分|80%\s*95%", t)]
+    assert not loose
+    assert "KPIは次のとおりとする。" in texts(ja_pdf)
+
+
+def _raw_pdf(pages: list[str]) -> bytes:
+    """A PDF whose pages have the given content streams, with Helvetica as /F1."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    for content in pages:
+        page = writer.add_blank_page(width=595, height=842)
+        font = DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica"),
+                NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+            }
+        )
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
+        )
+        stream = DecodedStreamObject()
+        stream.set_data(content.encode("latin-1"))
+        page[NameObject("/Contents")] = writer._add_object(stream)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def _text(x: float, y: float, s: str, size: float = 10) -> str:
+    return f"BT /F1 {size} Tf 1 0 0 1 {x} {y} Tm ({s}) Tj ET\n"
+
+
+def _grid(xs: list[float], ys: list[float], *, filled: bool = False) -> str:
+    """Rules for a table: stroked lines, or thin filled rectangles as Word draws borders."""
+    out = "0.5 w\n"
+    for y in ys:
+        out += (
+            f"{xs[0]} {y} {xs[-1] - xs[0]} 0.5 re f\n"
+            if filled
+            else f"{xs[0]} {y} m {xs[-1]} {y} l S\n"
+        )
+    for x in xs:
+        out += (
+            f"{x} {ys[-1]} 0.5 {ys[0] - ys[-1]} re f\n"
+            if filled
+            else f"{x} {ys[0]} m {x} {ys[-1]} l S\n"
+        )
+    return out
+
+
+def test_pdf_ruled_table_from_raw_content_stream() -> None:
+    xs, ys = [72, 200, 330, 460], [700, 680, 640, 620]
+    page1 = (
+        _text(72, 760, "1. Measures", 16)
+        + _text(72, 730, "The pilot is judged on the measures in the table below.")
+        + _grid(xs, ys)
+        + _text(76, 686, "Measure")
+        + _text(204, 686, "Baseline")
+        + _text(334, 686, "Target")
+        # A cell of two lines reads as one text; an empty cell stays in its column.
+        + _text(76, 666, "Average handling")
+        + _text(76, 652, "time")
+        + _text(204, 666, "12 min")
+        + _text(76, 626, "Budget")
+        + _text(334, 626, "40,000")
+        + "72 560 388 40 re S\n"  # a box around a paragraph: one column, not a table
+        + _text(76, 575, "Boxed note about the pilot.")
+        + _text(72, 500, "After the table the text goes on as a paragraph.")
+    )
+    doc = parse_bytes(_raw_pdf([page1]), "table.pdf")
+    rows = [b for b in doc.blocks if b.kind == "table_row"]
+    assert [b.text for b in rows] == [
+        "Measure | Baseline | Target",
+        "Average handling time | 12 min",
+        "Budget |  | 40,000",  # as the DOCX parser joins an empty cell
+    ]
+    assert rows[1].header == rows[2].header == "Measure | Baseline | Target"
+    assert [b.location.row for b in rows] == [1, 2, 3]
+    assert all(b.location.table == 1 and b.location.page == 1 for b in rows)
+    assert rows[0].location.section == ["1. Measures"]
+    paragraphs = texts(doc, kind="paragraph")
+    assert "Boxed note about the pilot." in paragraphs
+    assert "After the table the text goes on as a paragraph." in paragraphs
+    assert [b.kind for b in doc.blocks].index("table_row") > texts(doc).index(
+        "The pilot is judged on the measures in the table below."
+    )
+
+
+def test_pdf_table_continued_on_next_page_is_one_table() -> None:
+    xs = [72, 250, 460]
+    page1 = (
+        _text(72, 760, "Budget", 16)
+        + _grid(xs, [120, 100, 80, 60], filled=True)
+        + _text(76, 106, "Item")
+        + _text(254, 106, "Amount")
+        + _text(76, 86, "Licences")
+        + _text(254, 86, "10,000")
+        + _text(76, 66, "Data preparation and")
+        + _text(254, 66, "6,000")
+    )
+    page2 = (
+        _grid(xs, [780, 760, 740, 720], filled=True)
+        + _text(76, 766, "Item")
+        + _text(254, 766, "Amount")  # the repeated header row
+        + _text(76, 746, "cleansing")  # the rest of the row split by the page break
+        + _text(76, 726, "Total")
+        + _text(254, 726, "16,000")
+        + _text(72, 680, "The amounts exclude tax.")
+    )
+    doc = parse_bytes(_raw_pdf([page1, page2]), "budget.pdf")
+    rows = [b for b in doc.blocks if b.kind == "table_row"]
+    assert [b.text for b in rows] == [
+        "Item | Amount",
+        "Licences | 10,000",
+        "Data preparation and cleansing | 6,000",
+        "Total | 16,000",
+    ]
+    assert {b.location.table for b in rows} == {1}
+    assert all(b.header == "Item | Amount" for b in rows[1:])
+    assert "The amounts exclude tax." in texts(doc, kind="paragraph")
+
+
 def test_pdf_encrypted_with_password() -> None:
     data = _pdf_writer_copy(user_password="secret", owner_password="owner")
     with pytest.raises(ParseError, match="PDF is encrypted; remove the password"):

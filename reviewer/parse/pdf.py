@@ -14,7 +14,7 @@ import re
 import statistics
 import threading
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
@@ -33,6 +33,7 @@ from .text import (
     heading_like,
     is_cjk,
     is_page_number,
+    join_lines,
     starts_block,
 )
 
@@ -72,6 +73,7 @@ class _PLine:
     bold: bool = False
     x1: float = 0.0
     y: float | None = None
+    table: _Table | None = None  # a ruled table read as rows, standing in this line's place
 
     def finish(self) -> None:
         self.raw = "".join(f.text for f in self.frags).rstrip()
@@ -218,6 +220,11 @@ def parse(data: bytes, name: str) -> Parsed:
 
     # Blank lines at a page's top or bottom are layout, not paragraph breaks: a sentence may run on.
     lines = [_trim_blank(page) for page in lines]
+    _join_split_tables(lines)
+    tables: dict[str, _Table] = {}
+    for ln in (ln for page in lines for ln in page if ln.table is not None):
+        ln.text = f"\ue000table{len(tables)}\ue000"  # a stand-in that assemble() keeps apart
+        tables[ln.text] = ln.table
     flow = _to_flow_lines(lines)
     tocs = count_tocs(flow)
     if tocs:
@@ -230,6 +237,7 @@ def parse(data: bytes, name: str) -> Parsed:
         # Word processors do not hyphenate unless asked: a "-" at a line end is a real hyphen.
         dehyphenate=not _WORD_PROCESSOR.search(producer),
     )
+    blocks = _expand_tables(blocks, tables)
     return Parsed(blocks=header_footer + blocks, pages=len(pages), warnings=warnings)
 
 
@@ -311,15 +319,19 @@ def _extract(data: bytes, name: str, warnings: list[str]) -> tuple[list[list[_PL
                         _Frag(part, x, y, float(size or 0) * scale, bold, metrics)
                     )
 
+        rules = _Rules()
         try:
             page = reader.pages[number - 1]
-            page.extract_text(visitor_text=visit)
+            page.extract_text(visitor_text=visit, visitor_operand_before=rules.visit)
             heights.append(float(page.mediabox.height))
         except Exception:
             failed.append(number)
             lines = []
         for ln in lines:
             ln.finish()
+        if lines and rules.h and rules.v:
+            with suppress(Exception):  # odd geometry: the lines as they came are still readable
+                lines = _read_tables(lines, rules)
         pages.append(lines)
     if failed and len(failed) == count:
         raise ParseError(name, "PDF is corrupt: no page could be read")
@@ -350,7 +362,7 @@ def _drop_running_lines(
         return pages, []
     candidates: list[dict[str, _PLine]] = []
     for page in pages:
-        visible = [ln for ln in page if ln.text.strip()]
+        visible = [ln for ln in page if ln.text.strip() and ln.table is None]
         edge = visible[:2] + visible[-2:]
         with_y = [ln for ln in visible if ln.y is not None]
         edge += (
@@ -400,22 +412,23 @@ def _drop_running_lines(
 def _to_flow_lines(pages: list[list[_PLine]]) -> list[Line]:
     plines = [ln for page in pages for ln in page]
     tabular = [_tabular(ln) for ln in plines]
+    text_lines = [ln for ln in plines if ln.table is None]  # ruled tables stand apart
     # The body text's size: the most characters on prose lines (long, not table rows). A
     # document dense with small-print tables must not make the table font the "body".
     sized: Counter[float] = Counter()
     for ln, tab in zip(plines, tabular, strict=True):
-        if not tab and display_width(ln.text.strip()) >= 20:
+        if not tab and ln.table is None and display_width(ln.text.strip()) >= 20:
             sized[ln.size] += len(ln.text.strip())
     if not sized:
-        for ln in plines:
+        for ln in text_lines:
             sized[ln.size] += len(ln.text.strip())
     body_size = sized.most_common(1)[0][0] if sized else 0.0
-    body_chars = sum(len(ln.text) for ln in plines if ln.size == body_size)
-    body_bold = sum(len(ln.text) for ln in plines if ln.bold and ln.size == body_size) > 0.5 * max(
-        1, body_chars
-    )
-    right = _right_margin(plines, body_size)
-    pitch = _line_pitch(plines, body_size)
+    body_chars = sum(len(ln.text) for ln in text_lines if ln.size == body_size)
+    body_bold = sum(
+        len(ln.text) for ln in text_lines if ln.bold and ln.size == body_size
+    ) > 0.5 * max(1, body_chars)
+    right = _right_margin(text_lines, body_size)
+    pitch = _line_pitch(text_lines, body_size)
 
     breaks = [False] * len(plines)
     for i, ln in enumerate(plines):
@@ -428,6 +441,8 @@ def _to_flow_lines(pages: list[list[_PLine]]) -> list[Line]:
         breaks[i] = (
             tabular[i]
             or tabular[j]  # a table row (cells side by side) is never part of a paragraph
+            or ln.table is not None
+            or nxt.table is not None
             or _ends_short(ln, nxt, right)
             or _gap_after(ln, nxt, pitch, plines, i)
         )
@@ -435,6 +450,9 @@ def _to_flow_lines(pages: list[list[_PLine]]) -> list[Line]:
     levels = _style_levels(plines, body_size, body_bold, breaks)
     flow: list[Line] = []
     for i, ln in enumerate(plines):
+        if ln.table is not None:
+            flow.append(Line(text=ln.text, page=ln.page, break_after=True))
+            continue
         raw = ln.text
         # Symbol-font bullets (Wingdings) come out as private-use characters: a marker, not text.
         marker = bool(_PUA.match(raw.lstrip()))
@@ -548,7 +566,12 @@ def _style_levels(
     for i, ln in enumerate(plines):
         text = ln.text.strip()
         # Type already says "heading" here, so a longer line (a wrapped title) may qualify.
-        if not text or not heading_like(text, STYLED_HEADING_MAX_WIDTH) or body <= 0:
+        if (
+            ln.table is not None
+            or not text
+            or not heading_like(text, STYLED_HEADING_MAX_WIDTH)
+            or body <= 0
+        ):
             continue
         bigger = ln.size >= body * 1.12
         bolder = ln.bold and not body_bold and ln.size >= body * 0.95
@@ -589,6 +612,332 @@ def _style_levels(
         top = min(anchored, key=lambda s: rank[s])
         offset = anchored[top].most_common(1)[0][0] - rank[top]
     return {i: 1 if s in cover else max(1, rank[s] + offset) for i, s in cands.items()}
+
+
+# --- ruled tables ---------------------------------------------------------------------------------
+
+# Positions closer than this (points) are the same rule; rules meet within it.
+RULE_TOL = 2.0
+# A filled rectangle thinner than this is drawn as a rule (Word draws borders so); thicker ones are
+# cell shading.
+RULE_MAX_THICKNESS = 2.5
+MAX_RULES = 3000  # per page and direction: beyond it the page is a drawing, not a table
+_PAINT = {b"S", b"s", b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"}
+_STROKE = {b"S", b"s", b"B", b"B*", b"b", b"b*"}
+_PATH = {b"m", b"l", b"re", b"h", b"n"} | _PAINT
+
+
+class _Rules:
+    """Horizontal and vertical rules drawn on a page, from the content stream's path operators."""
+
+    def __init__(self) -> None:
+        self.h: list[tuple[float, float, float]] = []  # (y, x0, x1)
+        self.v: list[tuple[float, float, float]] = []  # (x, y0, y1)
+        self._segs: list[tuple[float, float, float, float]] = []
+        self._rects: list[tuple[float, float, float, float]] = []
+        self._at: tuple[float, float] | None = None
+        self._start: tuple[float, float] | None = None
+
+    def visit(self, op: bytes, args: Any, cm: Any, tm: Any) -> None:
+        if op not in _PATH:
+            return
+        try:
+            if op == b"m":
+                self._at = self._start = _apply(cm, float(args[0]), float(args[1]))
+            elif op == b"l":
+                to = _apply(cm, float(args[0]), float(args[1]))
+                if self._at is not None:
+                    self._segs.append((*self._at, *to))
+                self._at = to
+            elif op == b"h":
+                if self._at is not None and self._start is not None:
+                    self._segs.append((*self._at, *self._start))
+                self._at = self._start
+            elif op == b"re":
+                x, y, w, h = (float(a) for a in args[:4])
+                a, b = _apply(cm, x, y), _apply(cm, x + w, y + h)
+                self._rects.append(
+                    (min(a[0], b[0]), min(a[1], b[1]), max(a[0], b[0]), max(a[1], b[1]))
+                )
+            else:
+                self._paint(op)
+        except (TypeError, ValueError, IndexError):
+            self._segs.clear()
+            self._rects.clear()
+
+    def _paint(self, op: bytes) -> None:
+        if op in _PAINT and len(self.h) < MAX_RULES and len(self.v) < MAX_RULES:
+            stroke = op in _STROKE
+            for x0, y0, x1, y1 in self._segs:
+                if stroke:
+                    self._add(x0, y0, x1, y1)
+            for x0, y0, x1, y1 in self._rects:
+                w, h = x1 - x0, y1 - y0
+                if stroke:
+                    self._add(x0, y0, x1, y0)
+                    self._add(x0, y1, x1, y1)
+                    self._add(x0, y0, x0, y1)
+                    self._add(x1, y0, x1, y1)
+                elif h <= RULE_MAX_THICKNESS and w > h:
+                    self._add(x0, (y0 + y1) / 2, x1, (y0 + y1) / 2)
+                elif w <= RULE_MAX_THICKNESS and h > w:
+                    self._add((x0 + x1) / 2, y0, (x0 + x1) / 2, y1)
+        self._segs.clear()
+        self._rects.clear()
+        self._at = self._start = None
+
+    def _add(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        if abs(y1 - y0) < 0.5 and abs(x1 - x0) > 2 * RULE_TOL:
+            self.h.append((y0, min(x0, x1), max(x0, x1)))
+        elif abs(x1 - x0) < 0.5 and abs(y1 - y0) > 2 * RULE_TOL:
+            self.v.append((x0, min(y0, y1), max(y0, y1)))
+
+
+def _apply(cm: Any, x: float, y: float) -> tuple[float, float]:
+    return (x * cm[0] + y * cm[2] + cm[4], x * cm[1] + y * cm[3] + cm[5])
+
+
+def _merge_positions(values: list[float]) -> list[float]:
+    out: list[float] = []
+    for v in sorted(values):
+        if out and v - out[-1] <= RULE_TOL:
+            continue
+        out.append(v)
+    return out
+
+
+@dataclass
+class _Table:
+    """A ruled table on one page (or continued over several): its rows of cell texts."""
+
+    page: int
+    columns: list[float]  # x of the vertical rules
+    rows: list[list[str]] = field(default_factory=list)
+
+
+@dataclass
+class _Grid:
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    ys: list[float]  # row rules, top first
+    v: list[tuple[float, float, float]]
+
+    def cell(self, x: float, y: float) -> tuple[int, float] | None:
+        """The row index and the cell's left edge for a point inside the table."""
+        if not (self.x0 - 0.5 <= x <= self.x1 + 0.5 and self.y0 - 0.5 <= y <= self.y1 + 0.5):
+            return None
+        row = next((r for r in range(len(self.ys) - 1) if y >= self.ys[r + 1]), None)
+        if row is None:
+            return None
+        left = max(
+            (
+                vx
+                for vx, vy0, vy1 in self.v
+                if vx <= x + 0.5 and vy0 - RULE_TOL <= y <= vy1 + RULE_TOL
+            ),
+            default=self.x0,
+        )
+        return row, left
+
+
+def _grids(rules: _Rules) -> list[_Grid]:
+    """Connected sets of rules that form a table: two or more columns between vertical rules."""
+    h, v = rules.h, rules.v
+    parent = list(range(len(h) + len(v)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, (y, hx0, hx1) in enumerate(h):
+        for j, (x, vy0, vy1) in enumerate(v):
+            if hx0 - RULE_TOL <= x <= hx1 + RULE_TOL and vy0 - RULE_TOL <= y <= vy1 + RULE_TOL:
+                parent[find(i)] = find(len(h) + j)
+    groups: dict[int, tuple[list[int], list[int]]] = {}
+    for i in range(len(h)):
+        groups.setdefault(find(i), ([], []))[0].append(i)
+    for j in range(len(v)):
+        groups.setdefault(find(len(h) + j), ([], []))[1].append(j)
+    grids: list[_Grid] = []
+    for hs, vs in groups.values():
+        xs = _merge_positions([v[j][0] for j in vs])
+        ys = _merge_positions([h[i][0] for i in hs])
+        if len(xs) < 3 or len(ys) < 2:
+            continue  # a box around text, or a line under a heading: not a table
+        grids.append(
+            _Grid(
+                x0=xs[0],
+                x1=xs[-1],
+                y0=ys[0],
+                y1=ys[-1],
+                ys=ys[::-1],
+                v=[v[j] for j in vs],
+            )
+        )
+    return grids
+
+
+def _read_tables(lines: list[_PLine], rules: _Rules) -> list[_PLine]:
+    """Take the text inside ruled tables out of the page's lines; one stand-in line per table."""
+    if len(rules.h) * len(rules.v) > 250_000:
+        return lines
+    grids = _grids(rules)
+    if not grids:
+        return lines
+    cells: list[dict[tuple[int, float], list[_Frag]]] = [{} for _ in grids]
+    first: dict[int, int] = {}  # grid -> index of the first line with text in it
+    out: list[_PLine] = []
+    trimmed: list[tuple[_PLine, list[_Frag]]] = []
+    for ln in lines:
+        keep: list[_Frag] = []
+        taken = False
+        for f in ln.frags:
+            size = f.size or 10.0
+            # A point inside the run's first character: its baseline sits just above a rule.
+            px, py = f.x + 0.25 * size, f.y + 0.3 * size
+            hit = None
+            for g, grid in enumerate(grids):
+                where = grid.cell(px, py)
+                if where is not None:
+                    hit = (g, where)
+                    break
+            if hit is None:
+                keep.append(f)
+                continue
+            taken = True
+            cells[hit[0]].setdefault(hit[1], []).append(f)
+            if f.text.strip():
+                first.setdefault(hit[0], len(out))
+        if not taken:
+            out.append(ln)
+        elif any(f.text.strip() for f in keep):
+            trimmed.append((ln, keep))  # changed only once the tables have been read
+            out.append(ln)
+    if not first:
+        return lines
+    page = lines[0].page
+    inserts: list[tuple[int, int, _PLine]] = []
+    for g, at in first.items():
+        grid = grids[g]
+        rows: list[list[str]] = []
+        for r in range(len(grid.ys) - 1):
+            lefts = sorted(
+                left
+                for (row, left), frags in cells[g].items()
+                if row == r and any(f.text.strip() for f in frags)
+            )
+            if not lefts:
+                continue
+            edges = _merge_positions(
+                [
+                    vx
+                    for vx, vy0, vy1 in grid.v
+                    if vy0 - RULE_TOL <= (grid.ys[r] + grid.ys[r + 1]) / 2 <= vy1 + RULE_TOL
+                ]
+            )
+            texts = [""] * max(1, len(edges) - 1)
+            for left in lefts:
+                col = max(0, min(len(texts) - 1, sum(1 for e in edges if e <= left + RULE_TOL) - 1))
+                texts[col] = join_lines(texts[col], _cell_text(cells[g][(r, left)]))
+            rows.append(texts)
+        if not rows:
+            continue
+        table = _Table(page=page, columns=_merge_positions([vx for vx, _, _ in grid.v]), rows=rows)
+        inserts.append((at, -grid.y1, _PLine(page=page, text="\ue000table\ue000", table=table)))
+    for at, _, stand_in in sorted(inserts, key=lambda t: (t[0], t[1]), reverse=True):
+        out.insert(at, stand_in)
+    for ln, keep in trimmed:
+        ln.frags = keep
+        ln.finish()
+    return out
+
+
+def _cell_text(frags: list[_Frag]) -> str:
+    """A cell's text: its lines top to bottom, each run left to right, wrapped lines joined."""
+    rows: list[list[_Frag]] = []
+    for f in sorted(frags, key=lambda f: -f.y):
+        if rows and abs(rows[-1][0].y - f.y) <= 0.5 * (f.size or 10.0):
+            rows[-1].append(f)
+        else:
+            rows.append([f])
+    text = ""
+    for row in rows:
+        line = _PUA.sub("", _join_frags(sorted(row, key=lambda f: f.x))).strip()
+        text = join_lines(text, despace_cjk(re.sub(r"[ \u00a0]{2,}", " ", line)))
+    return text
+
+
+def _join_split_tables(pages: list[list[_PLine]]) -> None:
+    """A table running over a page break is one table: the continuation joins the table above.
+
+    The continuation's repeated header row is dropped; a row split by the page break (its
+    continuation has blank cells where the row above had text, and starts no new item) is
+    joined back together.
+    """
+    last: _PLine | None = None
+    for page in pages:
+        visible = [ln for ln in page if ln.text.strip()]
+        if not visible:
+            continue
+        top = visible[0]
+        prev = last
+        last = visible[-1] if visible[-1].table is not None else None
+        if prev is None or top.table is None or prev.table is None or top.page != prev.page + 1:
+            continue
+        a, b = prev.table, top.table
+        if len(a.columns) != len(b.columns) or any(
+            abs(x - y) > RULE_TOL for x, y in zip(a.columns, b.columns, strict=True)
+        ):
+            continue
+        rows = b.rows
+        if rows and len(a.rows) > 1 and rows[0] == a.rows[0]:
+            rows = rows[1:]
+        if rows and a.rows and len(rows[0]) == len(a.rows[-1]):
+            above, cont = a.rows[-1], rows[0]
+            gaps = any(not c.strip() and t.strip() for c, t in zip(cont, above, strict=True))
+            if gaps and not starts_block(cont[0].strip()):
+                a.rows[-1] = [join_lines(t, c) for t, c in zip(above, cont, strict=True)]
+                rows = rows[1:]
+        a.rows.extend(rows)
+        page.remove(top)
+        if len(visible) == 1:
+            last = prev  # the page held only the continuation: the table may go on further
+
+
+def _expand_tables(blocks: list[Block], tables: dict[str, _Table]) -> list[Block]:
+    """Replace each table's stand-in block with one table_row block per row, header first."""
+    out: list[Block] = []
+    number = 0
+    for b in blocks:
+        table = tables.get(b.text)
+        if table is None:
+            out.append(b)
+            continue
+        number += 1
+        header: str | None = None
+        for r, cells in enumerate(table.rows, start=1):
+            while cells and not cells[-1].strip():
+                cells = cells[:-1]
+            text = " | ".join(c.strip() for c in cells).strip()
+            if not text:
+                continue
+            out.append(
+                Block(
+                    kind="table_row",
+                    text=text,
+                    header=header,
+                    location=Location(
+                        page=table.page, section=b.location.section, table=number, row=r
+                    ),
+                )
+            )
+            if header is None:
+                header = text
+    return out
 
 
 # --- pypdf's logging ------------------------------------------------------------------------------
