@@ -26,3 +26,33 @@ def review_markdown(text: str, *, kind: str | None = None, lang: str | None = No
     return review(
         parse_bytes(text.encode("utf-8"), "passage.md"), kind=kind, lang=lang, engine="rules"
     )
+
+
+def assert_json_contract(data: dict) -> None:
+    """The JSON contract of DESIGN.md (schema_version 1): names and value ranges."""
+    assert data["schema_version"] == "1"
+    assert {"name", "kind", "language", "sha256", "pages"} <= data["document"].keys()
+    assert data["engine"] in ("rules", "llm", "mixed")
+    assert [c["id"] for c in data["criteria"]] == [
+        "PURPOSE", "KPI", "EXIT", "EXPECT", "FIELD", "WORKFLOW", "ALIGN",
+        "ROLES", "DATA", "RISK", "VENDOR", "OPS", "ROLLOUT", "BUDGET",
+    ]  # fmt: skip
+    for c in data["criteria"]:
+        assert {
+            "id",
+            "level",
+            "source",
+            "evidence",
+            "findings",
+            "recommendation",
+            "questions",
+        } <= c.keys()
+        assert c["source"] in ("rules", "llm") and 0 <= c["level"] <= 3
+        for ev in c["evidence"]:
+            assert ev["quote"] and ev["location"]
+    for flag in data["red_flags"]:
+        assert {"id", "quote", "location", "message"} <= flag.keys()
+    assert {"detected", "evidence"} <= data["injection"].keys()
+    assert 0 <= data["overall"]["score"] <= 100
+    assert data["overall"]["verdict"] in ("approve", "revise", "reject")
+    assert {"llm_calls", "prompt_tokens", "completion_tokens", "cache_hits"} <= data["usage"].keys()

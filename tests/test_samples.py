@@ -11,7 +11,7 @@ import yaml
 
 from reviewer.review import review
 
-from .conftest import SAMPLES
+from .conftest import SAMPLES, assert_json_contract
 
 SIDECARS = sorted((SAMPLES / "expected").glob("*.yaml"))
 
@@ -84,26 +84,5 @@ def test_cli_json_contract(sidecar):
         check=True,
     )
     data = json.loads(out.stdout)
-    assert data["schema_version"] == "1"
-    assert set(data["document"]) >= {"name", "kind", "language", "sha256", "pages"}
-    assert data["engine"] == "rules"
-    assert [c["id"] for c in data["criteria"]][:3] == ["PURPOSE", "KPI", "EXIT"]
-    for c in data["criteria"]:
-        assert set(c) >= {
-            "id",
-            "level",
-            "source",
-            "evidence",
-            "findings",
-            "recommendation",
-            "questions",
-        }
-        assert c["source"] == "rules" and 0 <= c["level"] <= 3
-        for ev in c["evidence"]:
-            assert ev["quote"] and ev["location"]
-    for flag in data["red_flags"]:
-        assert set(flag) >= {"id", "quote", "location", "message"}
-    assert set(data["injection"]) >= {"detected", "evidence"}
-    assert 0 <= data["overall"]["score"] <= 100
-    assert data["overall"]["verdict"] in ("approve", "revise", "reject")
-    assert set(data["usage"]) >= {"llm_calls", "prompt_tokens", "completion_tokens", "cache_hits"}
+    assert_json_contract(data)
+    assert data["engine"] == "rules" and all(c["source"] == "rules" for c in data["criteria"])
