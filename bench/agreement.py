@@ -82,8 +82,8 @@ def examples(verbose: bool, folder: Path, label: str) -> None:
                 if verbose:
                     print(f"  {data['criterion']} {ex['id']}: got {level}, expected {low}..{high}")
     print(
-        f"{label}: {ok}/{total} = {ok / total:.1%} inside their labelled range, "
-        f"{near / total:.1%} within one level; exact labels {exact}/{exact_total}; "
+        f"{label}: {ok}/{total} = {ok / max(total, 1):.1%} inside their labelled range, "
+        f"{near / max(total, 1):.1%} within one level; exact labels {exact}/{exact_total}; "
         f"misses {dict(direction)}, by criterion {dict(per) or 'none'}"
     )
 

@@ -146,6 +146,7 @@ _DECLARED_UNIT = re.compile(
     r"|(?<![a-z])(?:in|unit:?|units:?|amounts? in|figures in)\s+(?:thousands? of\s+)?"
     r"(eur|usd|gbp|jpy|chf|aud|cad|euros?|dollars?|pounds?|yen|[€$£¥])(?![a-z])"
     r"|\(\s*(eur|usd|gbp|jpy|chf|aud|cad|[€$£¥])\s*(?:k|'?000s?|thousands?|millions?|m)?\s*\)"
+    r"|(?<![a-z])(eur|usd|gbp|jpy|chf|aud|cad|[€$£¥])\s*(?:k|'000s?|000s|thousands?|millions?|m)\s*[)\]]"
 )
 # A column that counts something: a bare number in it is a count of what the header names.
 _COUNT_HEAD = re.compile(
