@@ -99,5 +99,8 @@ if __name__ == "__main__":
         ROOT / "bench" / "dev",
         "dev passages (held out until measured once, then tuned on)",
     )
+    examples(
+        args.verbose, ROOT / "bench" / "dev2", "dev2 passages (second blind set, then tuned on)"
+    )
     if (ROOT / "bench" / "heldout").is_dir():
         examples(False, ROOT / "bench" / "heldout", "held-out passages (never tuned on)")
