@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .config import ENGINES, REPORT_LANGUAGES
 from .errors import ExitCode, ReviewerError, UsageError
 from .models import CRITERION_IDS, DOCUMENT_KINDS
-
-FORMATS = ("text", "md", "json", "html")
+from .report import FORMATS
 EXTENSIONS = {"text": "txt", "md": "md", "json": "json", "html": "html"}
 _REQUIRE = re.compile(r"^\s*([A-Za-z]+)\s*>=\s*([0-3])\s*$")
 
@@ -41,11 +41,11 @@ def _review_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=DOCUMENT_KINDS, help="document kind (default: detected)")
     p.add_argument(
         "--engine",
-        choices=("auto", "rules", "llm"),
+        choices=ENGINES,
         default=os.environ.get("REVIEWER_ENGINE", "auto"),
         help="auto = LLM when an endpoint is configured, else rules (default: auto)",
     )
-    p.add_argument("--lang", choices=("ja", "en"), help="report language (default: the document's)")
+    p.add_argument("--lang", choices=REPORT_LANGUAGES, help="report language (default: the document's)")
     p.add_argument(
         "--fail-under", type=int, metavar="N", help="exit 1 when the score is below N (0-100)"
     )
@@ -76,7 +76,7 @@ def _rubric_command(argv: list[str]) -> int:
     p = _Parser(
         prog="review rubric", description="List the rubric's criteria with the article chapters."
     )
-    p.add_argument("--lang", choices=("ja", "en"), default="en")
+    p.add_argument("--lang", choices=REPORT_LANGUAGES, default="en")
     p.add_argument("--format", "-f", choices=("text", "json"), default="text")
     args = p.parse_args(argv)
     from .rubric import load_rubric

@@ -7,6 +7,10 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
+# Choices shared by the CLI and review(); the web form will offer the same.
+ENGINES: tuple[str, ...] = ("auto", "rules", "llm")
+REPORT_LANGUAGES: tuple[str, ...] = ("ja", "en")
+
 # Limits on input, so a huge file costs a clear error rather than the machine.
 MAX_FILE_BYTES = 100 * 1024 * 1024
 MAX_TEXT_CHARS = 5_000_000

@@ -21,7 +21,6 @@ from .models import (
 from .rubric import Rubric, load_rubric
 from .rules import Engine, build_corpus, detect_injection, detect_kind, is_ai_related
 
-ENGINES = ("auto", "rules", "llm")
 
 _NOT_AI = {
     "ja": "この文書はAIシステムを扱っていないように見えます。本ルーブリックはAI導入計画向けのため、承認判定は出しません。",
@@ -42,13 +41,13 @@ def review(
     rubric: Rubric | None = None,
 ) -> Review:
     """Review a file (or an already parsed Document) and return the Review record."""
-    if engine not in ENGINES:
-        raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine not in config.ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(config.ENGINES)}")
     if engine == "llm":
         raise UsageError("the LLM engine is not available yet; use --engine rules")
     if kind is not None and kind not in DOCUMENT_KINDS:
         raise UsageError(f"unknown kind {kind!r}; choose one of {', '.join(DOCUMENT_KINDS)}")
-    if lang is not None and lang not in ("ja", "en"):
+    if lang is not None and lang not in config.REPORT_LANGUAGES:
         raise UsageError(f"unknown report language {lang!r}; choose ja or en")
     if isinstance(source, Document):
         doc = source
