@@ -14,6 +14,7 @@ from .config import ENGINES, REPORT_LANGUAGES
 from .errors import ExitCode, ReviewerError, UsageError
 from .models import CRITERION_IDS, DOCUMENT_KINDS
 from .report import FORMATS
+
 EXTENSIONS = {"text": "txt", "md": "md", "json": "json", "html": "html"}
 _REQUIRE = re.compile(r"^\s*([A-Za-z]+)\s*>=\s*([0-3])\s*$")
 
@@ -45,7 +46,9 @@ def _review_parser() -> argparse.ArgumentParser:
         default=os.environ.get("REVIEWER_ENGINE", "auto"),
         help="auto = LLM when an endpoint is configured, else rules (default: auto)",
     )
-    p.add_argument("--lang", choices=REPORT_LANGUAGES, help="report language (default: the document's)")
+    p.add_argument(
+        "--lang", choices=REPORT_LANGUAGES, help="report language (default: the document's)"
+    )
     p.add_argument(
         "--fail-under", type=int, metavar="N", help="exit 1 when the score is below N (0-100)"
     )

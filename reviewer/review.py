@@ -21,7 +21,6 @@ from .models import (
 from .rubric import Rubric, load_rubric
 from .rules import Engine, build_corpus, detect_injection, detect_kind, is_ai_related
 
-
 _NOT_AI = {
     "ja": "この文書はAIシステムを扱っていないように見えます。本ルーブリックはAI導入計画向けのため、承認判定は出しません。",
     "en": "This document does not appear to describe an AI system; the rubric is written for AI-adoption plans, so it is not approved on it.",
