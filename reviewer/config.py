@@ -44,3 +44,16 @@ def cache_dir() -> Path:
         return Path(override)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "reviewer"
+
+
+# The LLM engine. The model default is documented in README "LLM review"; REVIEWER_MODEL overrides.
+DEFAULT_MODEL = "gpt-4.1-mini"
+
+
+def llm_configured() -> bool:
+    """An endpoint is configured when a key or an OpenAI-compatible base URL is set."""
+    return bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"))
+
+
+def llm_model() -> str:
+    return os.environ.get("REVIEWER_MODEL") or DEFAULT_MODEL
