@@ -57,3 +57,13 @@ def llm_configured() -> bool:
 
 def llm_model() -> str:
     return os.environ.get("REVIEWER_MODEL") or DEFAULT_MODEL
+
+
+# LLM engine limits (README "LLM review"). Environment variables override the first four.
+LLM_TIMEOUT_S = 60.0  # per call: REVIEWER_LLM_TIMEOUT
+LLM_DEADLINE_S = 300.0  # whole review: REVIEWER_LLM_DEADLINE
+LLM_CONCURRENCY = 4  # calls in flight: --concurrency / REVIEWER_CONCURRENCY
+LLM_ATTEMPTS = 4  # tries per call on 429, 5xx, timeouts and connection errors
+CHUNK_TOKENS = 500  # retrieval grain
+LONG_DOCUMENT_TOKENS = 10_000  # from here, prompt tokens stay within 1.5x the document's
+GROUP_MAX_TOKENS = 24_000  # document text in one call, whatever the budget

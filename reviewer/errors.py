@@ -36,3 +36,7 @@ class RubricError(ReviewerError):
 
 class UsageError(ReviewerError):
     """A command line that cannot be acted on."""
+
+
+class LLMError(ReviewerError):
+    """An endpoint problem that retrying cannot cure (bad key, no quota, unknown model)."""

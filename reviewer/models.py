@@ -154,6 +154,11 @@ class CriterionResult(BaseModel):
     recommendation: str
     questions: list[str] = Field(default_factory=list)
     searched: str | None = None  # level 0: what was looked for and where
+    # LLM engine only:
+    rules_level: int | None = None  # what the rules said, for the cross-check
+    disagreement: str | None = None  # rules and LLM two or more levels apart
+    fallback: str | None = None  # why this is the rules' judgement although the LLM was asked
+    sample_levels: list[int] = Field(default_factory=list)  # --samples N: each answer's level
 
 
 class Injection(BaseModel):
@@ -181,7 +186,24 @@ class Usage(BaseModel):
     llm_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cache_hits: int = 0
+    cache_hits: int = 0  # criteria answered from the cache
+    dropped_quotes: int = 0  # quotes the model gave that are not in the document
+    reasked: int = 0  # criteria asked again for lack of a verified quote
+    retries: int = 0  # calls repeated after 429, 5xx, timeouts or connection errors
+    repairs: int = 0  # answers asked again because they did not validate
+    fallbacks: int = 0  # criteria left to the rules after the LLM failed
+
+
+class LLMInfo(BaseModel):
+    """What produced an LLM review, pinned so two reviews can be compared."""
+
+    model: str
+    endpoint: str  # host only
+    prompt_version: str
+    prompt_hash: str  # sha256 of prompts/review.yaml, first 16 hex digits
+    samples: int = 1
+    temperature: float
+    seed: int | None
 
 
 class DocumentInfo(BaseModel):
@@ -209,6 +231,7 @@ class Review(BaseModel):
     injection: Injection = Field(default_factory=Injection)
     overall: Overall
     usage: Usage = Field(default_factory=Usage)
+    llm: LLMInfo | None = None
     warnings: list[str] = Field(default_factory=list)
 
     def criterion(self, cid: str) -> CriterionResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import config
 from .errors import UsageError
@@ -17,10 +18,18 @@ from .models import (
     ReportLanguage,
     Review,
     Risk,
+    Usage,
 )
 from .rubric import Rubric, load_rubric
 from .rules import Engine, build_corpus, detect_injection, detect_kind, is_ai_related
 
+if TYPE_CHECKING:  # the LLM stage is imported only when used: it costs seconds to import
+    from .llm import Answer, LLMOptions, Progress
+
+_FELL_BACK = {
+    "ja": "{n}件の基準はLLMの判定が得られず、ルールの判定を用いた（各基準に理由を記載）。",
+    "en": "{n} criteria could not be judged by the LLM and use the rules' judgement (each says why).",
+}
 _NOT_AI = {
     "ja": "この文書はAIシステムを扱っていないように見えます。本ルーブリックはAI導入計画向けのため、承認判定は出しません。",
     "en": "This document does not appear to describe an AI system; the rubric is written for AI-adoption plans, so it is not approved on it.",
@@ -38,12 +47,17 @@ def review(
     lang: str | None = None,
     engine: str = "auto",
     rubric: Rubric | None = None,
+    llm_options: LLMOptions | None = None,
+    progress: Progress | None = None,
 ) -> Review:
-    """Review a file (or an already parsed Document) and return the Review record."""
+    """Review a file (or an already parsed Document) and return the Review record.
+
+    engine "auto" uses the LLM when an endpoint is configured (config.llm_configured), else the
+    rules; the rules always run, as the LLM's cross-check and fallback.
+    """
     if engine not in config.ENGINES:
         raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(config.ENGINES)}")
-    if engine == "llm":
-        raise UsageError("the LLM engine is not available yet; use --engine rules")
+    use_llm = engine == "llm" or (engine == "auto" and config.llm_configured())
     if kind is not None and kind not in DOCUMENT_KINDS:
         raise UsageError(f"unknown kind {kind!r}; choose one of {', '.join(DOCUMENT_KINDS)}")
     if lang is not None and lang not in config.REPORT_LANGUAGES:
@@ -73,6 +87,21 @@ def review(
     ai_related = is_ai_related(corpus, rubric)
 
     warnings = list(doc.warnings)
+    usage, llm_info, engine_used = Usage(), None, "rules"
+    if use_llm:
+        from .llm import LLMOptions, LLMReviewer
+
+        options = llm_options or LLMOptions.from_env()
+        asked = LLMReviewer(
+            doc, corpus, rubric, doc_kind, report_lang, options, progress=progress
+        ).run()
+        criteria = [_merged(rubric, r, asked.answers[r.id], report_lang) for r in criteria]
+        usage, llm_info = asked.usage, asked.info
+        warnings.extend(asked.warnings)
+        from_llm = sum(1 for c in criteria if c.source == "llm")
+        engine_used = "llm" if from_llm == len(criteria) else "mixed" if from_llm else "rules"
+        if engine_used != "llm":
+            warnings.append(_FELL_BACK[report_lang].format(n=len(criteria) - from_llm))
     if not ai_related:
         warnings.append(_NOT_AI[report_lang])
         for result in criteria:
@@ -97,7 +126,7 @@ def review(
             blocks=len(doc.blocks),
             ai_related=ai_related,
         ),
-        engine="rules",
+        engine=engine_used,  # type: ignore[arg-type]
         lang=report_lang,
         rubric_version=rubric.version,
         criteria=criteria,
@@ -105,7 +134,24 @@ def review(
         injection=injection,
         overall=overall,
         warnings=warnings,
+        usage=usage,
+        llm=llm_info,
     )
+
+
+def _merged(
+    rubric: Rubric, rules: CriterionResult, answer: Answer, lang: ReportLanguage
+) -> CriterionResult:
+    from .llm import describe_failure
+    from .merge import fallback, from_judgement
+
+    if answer.judgement is None or answer.verified is None:
+        return fallback(rules, describe_failure(answer.fallback or "no answer", lang))
+    result = from_judgement(
+        rubric.criterion(rules.id), answer.judgement, answer.verified, rules, lang
+    )
+    result.sample_levels = answer.sample_levels if len(answer.sample_levels) > 1 else []
+    return result
 
 
 def score(

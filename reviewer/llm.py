@@ -1,0 +1,776 @@
+"""LLM stage: the rubric's criteria asked of an OpenAI-compatible model, in small parallel groups.
+
+Each group of criteria (prompts/review.yaml) gets the chunks most relevant to it within a token
+budget, so a long document costs about its own length. Answers are validated by pydantic, their
+quotes verified against the document; a criterion the model cannot support, or that fails after
+retries, is left to the rules and marked. Nothing here is imported by a rules-only review.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+import openai
+import yaml
+from jinja2 import Environment, StrictUndefined, Template
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_openai import ChatOpenAI
+from pydantic import ValidationError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from . import config
+from .cache import Cache
+from .chunk import Chunk, chunk_document, estimate_tokens
+from .errors import LLMError
+from .merge import Judgement, Judgements, QuoteFinder, Verified
+from .models import Document, LLMInfo, ReportLanguage, Usage
+from .rubric import Criterion, Rubric
+from .rules import Corpus
+from .text import normalize
+
+Progress = Callable[[int, int], None]  # (calls done, calls planned)
+
+# --samples N > 1 asks for different answers: a temperature that lets them differ, one seed per
+# sample so the run can be repeated. One sample is asked at temperature 0 with seed 0.
+SAMPLE_TEMPERATURE = 0.7
+_RETRY_AFTER_MAX_S = 30.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompts and options
+
+
+@dataclass(frozen=True)
+class Prompts:
+    version: str
+    hash: str
+    groups: list[list[str]]
+    system: Template
+    user: Template
+    repair: Template
+    reask: Template
+
+
+@cache
+def load_prompts() -> Prompts:
+    path = config.data_dir("prompts") / "review.yaml"
+    raw = path.read_bytes()
+    data = yaml.safe_load(raw)
+    env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    return Prompts(
+        version=str(data["version"]),
+        hash=hashlib.sha256(raw).hexdigest()[:16],
+        groups=[list(g) for g in data["groups"]],
+        system=env.from_string(data["system"]),
+        user=env.from_string(data["user"]),
+        repair=env.from_string(data["repair"]),
+        reask=env.from_string(data["reask"]),
+    )
+
+
+@dataclass
+class LLMOptions:
+    """How to reach the model and how hard to try; from the environment and the command line."""
+
+    model: str
+    base_url: str | None
+    api_key: str
+    timeout: float = config.LLM_TIMEOUT_S
+    deadline: float = config.LLM_DEADLINE_S
+    concurrency: int = config.LLM_CONCURRENCY
+    samples: int = 1
+    cache_dir: Path | None = None  # None: no cache
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        concurrency: int | None = None,
+        samples: int = 1,
+        cache_dir: Path | None = None,
+        use_cache: bool = True,
+    ) -> LLMOptions:
+        env = os.environ
+        return cls(
+            model=config.llm_model(),
+            base_url=env.get("OPENAI_BASE_URL") or None,
+            # Local servers (vLLM, Ollama, llama.cpp) take any key; the client insists on one.
+            api_key=env.get("OPENAI_API_KEY") or "not-needed",
+            timeout=_env_float("REVIEWER_LLM_TIMEOUT", config.LLM_TIMEOUT_S),
+            deadline=_env_float("REVIEWER_LLM_DEADLINE", config.LLM_DEADLINE_S),
+            concurrency=concurrency
+            or int(_env_float("REVIEWER_CONCURRENCY", config.LLM_CONCURRENCY)),
+            samples=samples,
+            cache_dir=(cache_dir or config.cache_dir()) if use_cache else None,
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return urlparse(self.base_url).netloc if self.base_url else "api.openai.com"
+
+    def temperature(self) -> float:
+        return 0.0 if self.samples == 1 else SAMPLE_TEMPERATURE
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise LLMError(f"{name}={value!r} is not a number") from None
+    if number <= 0:
+        raise LLMError(f"{name} must be positive")
+    return number
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class Answer:
+    """The model's judgement of one criterion, its quotes verified; or why there is none."""
+
+    judgement: Judgement | None = None
+    verified: Verified | None = None
+    fallback: str | None = None
+    sample_levels: list[int] = field(default_factory=list)
+
+
+@dataclass
+class LLMReview:
+    answers: dict[str, Answer]
+    usage: Usage
+    info: LLMInfo
+    warnings: list[str]
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning: which chunks each group of criteria sees
+
+
+@dataclass
+class Task:
+    ids: list[str]
+    sample: int
+    passages: list[Chunk]
+    partial: bool
+
+
+def relevance(doc: Document, chunks: list[Chunk], corpus: Corpus, crit: Criterion) -> list[float]:
+    """How much each chunk says about a criterion: its rubric patterns, weighted, per chunk."""
+    block_chunk: dict[int, int] = {}
+    for c in chunks:
+        for b in c.blocks:
+            block_chunk.setdefault(b, c.index)
+    block_index = {id(b): i for i, b in enumerate(doc.blocks)}
+    score = [0.0] * len(chunks)
+    weighted = [(crit.topic, 2.0)] + [(a.patterns, 1.0) for a in crit.aspects]
+    weighted += [(f.patterns, 2.0) for f in crit.red_flags]
+    for patterns, weight in weighted:
+        for unit_index in corpus.hits(patterns):
+            block = block_index.get(id(corpus.units[unit_index].block))
+            if block is not None and block in block_chunk:
+                score[block_chunk[block]] += weight
+    for c in chunks:  # a chunk under a heading that names the topic
+        section = doc.blocks[c.blocks[0]].location.section
+        if section and crit.topic.search(normalize(" / ".join(section))):
+            score[c.index] += 3.0
+    return score
+
+
+def plan(
+    doc: Document,
+    chunks: list[Chunk],
+    corpus: Corpus,
+    rubric: Rubric,
+    groups: list[list[str]],
+    overhead: int,
+) -> dict[int, list[Chunk]]:
+    """Chunks per group, most relevant first, within the budget: the document's own length once, plus some room.
+
+    Budget for document text over all calls: for a document of LONG_DOCUMENT_TOKENS or more,
+    1.5 x its tokens less the prompts' own overhead, so prompt tokens stay within 1.5 x the
+    document; for a shorter one, its tokens plus the overhead (prompt tokens within document +
+    2 x overhead). Chunks go to groups in turn, most relevant first; a chunk relevant to nothing
+    is sent only while budget remains.
+    """
+    total = sum(c.tokens for c in chunks)
+    if total >= config.LONG_DOCUMENT_TOKENS:
+        budget = int(1.5 * total) - overhead
+    else:
+        budget = total + overhead
+    by_id = {c.id: c for c in rubric.criteria}
+    ranked: list[list[tuple[float, Chunk]]] = []
+    for ids in groups:
+        scores = [0.0] * len(chunks)
+        for cid in ids:
+            rel = relevance(doc, chunks, corpus, by_id[cid])
+            top = max(rel) or 1.0
+            scores = [s + r / top for s, r in zip(scores, rel, strict=True)]
+        ranked.append(
+            sorted(
+                ((s, c) for s, c in zip(scores, chunks, strict=True)),
+                key=lambda x: (-x[0], x[1].index),
+            )
+        )
+    chosen: dict[int, list[Chunk]] = {g: [] for g in range(len(groups))}
+    used = {g: 0 for g in range(len(groups))}
+    for relevant in (True, False):
+        pos = {g: 0 for g in range(len(groups))}
+        progress = True
+        while progress:
+            progress = False
+            for g, order in enumerate(ranked):
+                while pos[g] < len(order):
+                    score, chunk = order[pos[g]]
+                    pos[g] += 1
+                    if (score > 0) != relevant:
+                        continue
+                    cost = chunk.tokens + 8  # the passage label
+                    if cost > budget or used[g] + cost > config.GROUP_MAX_TOKENS:
+                        continue
+                    chosen[g].append(chunk)
+                    used[g] += cost
+                    budget -= cost
+                    progress = True
+                    break
+    return chosen  # most relevant first: a context-length error drops the tail
+
+
+# ---------------------------------------------------------------------------------------------
+# Calling the model
+
+
+class _ContextTooLong(Exception):
+    pass
+
+
+class _BadAnswer(Exception):
+    pass
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, openai.RateLimitError):
+        return _error_code(exc) != "insufficient_quota"
+    return isinstance(exc, (openai.APIConnectionError, openai.InternalServerError)) or (
+        isinstance(exc, openai.APIStatusError)
+        and exc.status_code in (408, 409)
+        or (isinstance(exc, openai.APIStatusError) and exc.status_code >= 500)
+    )
+
+
+def _error_code(exc: openai.APIStatusError) -> str | None:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    err = body.get("error", body) if isinstance(body, dict) else {}
+    code = getattr(exc, "code", None) or (err.get("code") if isinstance(err, dict) else None)
+    return str(code) if code else None
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return float(value) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _fatal(exc: openai.APIStatusError, options: LLMOptions) -> LLMError | None:
+    """Errors no retry can cure, as a message that says what to fix."""
+    code = _error_code(exc)
+    where = options.endpoint
+    if isinstance(exc, openai.RateLimitError) and code == "insufficient_quota":
+        return LLMError(
+            f"{where}: the API key has no quota left (insufficient_quota); check billing, or use --engine rules"
+        )
+    if isinstance(exc, openai.AuthenticationError):
+        return LLMError(f"{where}: the API key was refused (401); check OPENAI_API_KEY")
+    if isinstance(exc, openai.PermissionDeniedError):
+        return LLMError(
+            f"{where}: access denied (403) to model {options.model}; check the key's project and permissions"
+        )
+    if isinstance(exc, openai.NotFoundError):
+        return LLMError(
+            f"{where}: model {options.model!r} not found (404); set REVIEWER_MODEL to a model the endpoint serves"
+        )
+    return None
+
+
+class Caller:
+    """One review's model calls: retries, usage, the deadline."""
+
+    def __init__(self, options: LLMOptions, usage: Usage, deadline_at: float):
+        self.options = options
+        self.usage = usage
+        self.deadline_at = deadline_at
+        self._lock = threading.Lock()
+        self._chat: dict[int, ChatOpenAI] = {}
+
+    def chat(self, sample: int) -> ChatOpenAI:
+        with self._lock:
+            if sample not in self._chat:
+                o = self.options
+                self._chat[sample] = ChatOpenAI(
+                    model=o.model,
+                    base_url=o.base_url,
+                    api_key=o.api_key,
+                    timeout=o.timeout,
+                    max_retries=0,  # tenacity retries; the SDK's would multiply with them
+                    temperature=o.temperature(),
+                    seed=sample,
+                    use_responses_api=False,  # chat completions: what every compatible server speaks
+                )
+            return self._chat[sample]
+
+    def ask(self, messages: list[BaseMessage], sample: int) -> tuple[Judgements, AIMessage]:
+        """One validated answer, retrying transient failures; raises _BadAnswer on bad output."""
+        chat = self.chat(sample)
+
+        def attempt() -> AIMessage:
+            remaining = self.deadline_at - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("review deadline reached")
+            with self._lock:
+                self.usage.llm_calls += 1
+            try:
+                message = chat.invoke(
+                    messages,
+                    response_format=response_format(),
+                    timeout=min(self.options.timeout, remaining),
+                )
+            except openai.BadRequestError as exc:
+                if _error_code(exc) == "context_length_exceeded" or "maximum context length" in str(exc):
+                    raise _ContextTooLong(str(exc)) from exc
+                raise
+            except openai.APIStatusError as exc:
+                fatal = _fatal(exc, self.options)
+                if fatal:
+                    raise fatal from None
+                raise
+            self._count(message)
+            return message  # type: ignore[return-value]
+
+        retrying = Retrying(
+            retry=retry_if_exception(_retryable),
+            wait=self._wait,
+            stop=stop_after_attempt(config.LLM_ATTEMPTS) | self._past_deadline,
+            before_sleep=self._note_retry,
+            reraise=True,
+        )
+        message = retrying(attempt)
+        try:
+            return Judgements.model_validate_json(_content(message)), message
+        except ValidationError as exc:
+            raise _BadAnswer(_short_error(exc)) from None
+
+    def _count(self, message: BaseMessage) -> None:
+        meta = getattr(message, "usage_metadata", None) or {}
+        with self._lock:
+            self.usage.prompt_tokens += int(meta.get("input_tokens", 0))
+            self.usage.completion_tokens += int(meta.get("output_tokens", 0))
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        after = _retry_after(exc)
+        if after is not None:
+            return min(after, _RETRY_AFTER_MAX_S)
+        return wait_random_exponential(multiplier=0.5, max=20)(state)
+
+    def _past_deadline(self, state: RetryCallState) -> bool:
+        return time.monotonic() + self._wait(state) >= self.deadline_at
+
+    def _note_retry(self, state: RetryCallState) -> None:
+        with self._lock:
+            self.usage.retries += 1
+
+
+def _content(message: AIMessage) -> str:
+    content = message.content
+    if isinstance(content, list):  # content blocks
+        content = "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    return str(content or "")
+
+
+def _short_error(exc: ValidationError) -> str:
+    errors = exc.errors()[:3]
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}" for e in errors
+    )
+
+
+@cache
+def response_format() -> dict:
+    """The answer's JSON schema in OpenAI's strict structured-output form."""
+    schema = Judgements.model_json_schema()
+    _strict(schema)
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": "judgements", "schema": schema, "strict": True},
+    }
+
+
+def _strict(node: object) -> None:
+    # Strict mode: every object closed and every property required; titles are noise.
+    if isinstance(node, dict):
+        node.pop("title", None)
+        if node.get("type") == "object" and "properties" in node:
+            node["additionalProperties"] = False
+            node["required"] = list(node["properties"])
+        for value in node.values():
+            _strict(value)
+    elif isinstance(node, list):
+        for value in node:
+            _strict(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# The review
+
+
+class LLMReviewer:
+    """Asks the model about one document and returns an Answer per criterion."""
+
+    def __init__(
+        self,
+        doc: Document,
+        corpus: Corpus,
+        rubric: Rubric,
+        kind: str,
+        lang: ReportLanguage,
+        options: LLMOptions,
+        excluded: set[int] | None = None,
+        progress: Progress | None = None,
+    ):
+        self.doc, self.corpus, self.rubric = doc, corpus, rubric
+        self.kind, self.lang, self.options = kind, lang, options
+        self.prompts = load_prompts()
+        self.finder = QuoteFinder(doc, excluded)
+        self.excluded = excluded or set()
+        self.progress = progress
+        self.usage = Usage()
+        self.warnings: list[str] = []
+        self.caller = Caller(options, self.usage, time.monotonic() + options.deadline)
+        self._lock = threading.Lock()
+        self._done = 0
+        self._planned = 0
+
+    # -- public
+
+    def run(self) -> LLMReview:
+        ids = [c.id for c in self.rubric.criteria]
+        samples: dict[str, list[tuple[Judgement, Verified]]] = {cid: [] for cid in ids}
+        failures: dict[str, str] = {}
+        cache = Cache(self.options.cache_dir) if self.options.cache_dir else None
+        try:
+            tasks = self._tasks(cache, samples)
+            self._planned = len(tasks)
+            self._report()
+            if tasks:
+                self._run_tasks(tasks, cache, samples, failures)
+        finally:
+            if cache:
+                cache.close()
+        answers = {cid: self._answer(cid, samples[cid], failures.get(cid)) for cid in ids}
+        self.usage.fallbacks = sum(1 for a in answers.values() if a.fallback)
+        info = LLMInfo(
+            model=self.options.model,
+            endpoint=self.options.endpoint,
+            prompt_version=self.prompts.version,
+            prompt_hash=self.prompts.hash,
+            samples=self.options.samples,
+            temperature=self.options.temperature(),
+            seed=0 if self.options.samples == 1 else None,
+        )
+        return LLMReview(answers, self.usage, info, self.warnings)
+
+    # -- planning and cache
+
+    def _cache_key(self, cid: str, sample: int) -> str:
+        o = self.options
+        return Cache.key(
+            self.doc.sha256,
+            ",".join(str(b) for b in sorted(self.excluded)),
+            cid,
+            self.kind,
+            self.lang,
+            self.rubric.version,
+            self.prompts.version,
+            self.prompts.hash,
+            o.model,
+            o.endpoint,
+            str(sample),
+            str(o.samples),
+        )
+
+    def _tasks(self, cache: Cache | None, samples: dict[str, list]) -> list[Task]:
+        todo: list[list[str]] = []  # per sample, the criteria still to ask, grouped
+        tasks: list[Task] = []
+        groups = self.prompts.groups
+        chunks = [c for c in chunk_document(self.doc) if not set(c.blocks) <= self.excluded]
+        overhead = sum(self._overhead(g) for g in groups)
+        chosen = plan(self.doc, chunks, self.corpus, self.rubric, groups, overhead)
+        partial = {g: len(chosen[g]) < len(chunks) for g in chosen}
+        for sample in range(self.options.samples):
+            for g, group in enumerate(groups):
+                ask = []
+                for cid in group:
+                    hit = cache.get(self._cache_key(cid, sample)) if cache else None
+                    if hit is not None:
+                        judgement = Judgement.model_validate_json(hit)
+                        samples[cid].append((judgement, self._verify(judgement)))
+                        self.usage.cache_hits += 1
+                    else:
+                        ask.append(cid)
+                if ask:
+                    todo.append(ask)
+                    tasks.append(Task(ask, sample, chosen[g], partial[g]))
+        return tasks
+
+    def _overhead(self, ids: list[str]) -> int:
+        system, user = self._render(ids, [], False, "=" * 8)
+        return estimate_tokens(system) + estimate_tokens(user)
+
+    # -- running
+
+    def _run_tasks(
+        self,
+        tasks: list[Task],
+        cache: Cache | None,
+        samples: dict[str, list[tuple[Judgement, Verified]]],
+        failures: dict[str, str],
+    ) -> None:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency))
+        try:
+            pending = {pool.submit(self._task, t): t for t in tasks}
+            while pending:
+                remaining = self.caller.deadline_at - time.monotonic()
+                done, _ = wait(pending, timeout=max(0.0, remaining), return_when=FIRST_COMPLETED)
+                if not done:  # deadline: what has not answered falls back
+                    for task in pending.values():
+                        for cid in task.ids:
+                            failures.setdefault(cid, "deadline")
+                    break
+                for future in done:
+                    task = pending.pop(future)
+                    exc = future.exception()
+                    if isinstance(exc, LLMError):
+                        raise exc
+                    if exc is not None:
+                        for cid in task.ids:
+                            failures.setdefault(cid, _reason(exc))
+                    else:
+                        for cid, (judgement, verified, failure) in future.result().items():
+                            if failure:
+                                failures.setdefault(cid, failure)
+                                continue
+                            samples[cid].append((judgement, verified))
+                            if cache:
+                                cache.put(
+                                    self._cache_key(cid, task.sample), judgement.model_dump_json()
+                                )
+                    with self._lock:
+                        self._done += 1
+                    self._report()
+        finally:
+            # Threads still waiting on a hung call end at their own timeout; nobody waits for them.
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _task(self, task: Task) -> dict[str, tuple[Judgement | None, Verified | None, str | None]]:
+        passages = list(task.passages)
+        for _ in range(4):  # a context-length error halves the passages
+            try:
+                return self._ask_group(task, passages)
+            except _ContextTooLong:
+                if len(passages) <= 1:
+                    break
+                passages = _halve(passages)
+                task.partial = True
+        return {cid: (None, None, "context length") for cid in task.ids}
+
+    def _ask_group(self, task: Task, passages: list[Chunk]) -> dict:
+        marker = f"===== DOCUMENT {secrets.token_hex(8)} ====="
+        system, user = self._render(task.ids, passages, task.partial, marker)
+        messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(user)]
+        try:
+            answer, raw = self.caller.ask(messages, task.sample)
+            answer = self._check(answer, task.ids)
+        except _BadAnswer as exc:
+            with self._lock:
+                self.usage.repairs += 1
+            repair = self.prompts.repair.render(error=str(exc), ids=", ".join(task.ids))
+            messages = [*messages, HumanMessage(repair)]
+            try:
+                answer, raw = self.caller.ask(messages, task.sample)
+                answer = self._check(answer, task.ids)
+            except _BadAnswer:
+                return {cid: (None, None, "invalid answer") for cid in task.ids}
+        out: dict[str, tuple[Judgement | None, Verified | None, str | None]] = {}
+        weak: list[str] = []
+        for j in answer.criteria:
+            verified = self._verify(j)
+            out[j.id] = (j, verified, None)
+            if j.level >= 2 and not verified.evidence:
+                weak.append(j.id)
+        if weak:
+            out.update(self._reask(messages, raw, weak, out, task.sample))
+        return out
+
+    def _reask(self, messages, raw, weak, out, sample) -> dict:
+        dropped = [q for cid in weak for q in out[cid][1].dropped]  # type: ignore[union-attr]
+        with self._lock:
+            self.usage.reasked += len(weak)
+        prompt = self.prompts.reask.render(dropped=dropped or ["(none given)"], ids=", ".join(weak))
+        retry_messages = [*messages, AIMessage(_content(raw)), HumanMessage(prompt)]
+        result: dict = {}
+        try:
+            answer, _ = self.caller.ask(retry_messages, sample)
+            answer = self._check(answer, weak)
+        except (_BadAnswer, _ContextTooLong):
+            return {cid: (None, None, "no verified quote") for cid in weak}
+        for j in answer.criteria:
+            verified = self._verify(j)
+            verified.dropped = out[j.id][1].dropped + verified.dropped
+            if j.level >= 2 and not verified.evidence:
+                result[j.id] = (None, verified, "no verified quote")
+            else:
+                result[j.id] = (j, verified, None)
+        return result
+
+    def _check(self, answer: Judgements, ids: list[str]) -> Judgements:
+        """Every criterion asked, once; unknown ones are an error the model can repair."""
+        got = [j.id for j in answer.criteria]
+        missing = [cid for cid in ids if cid not in got]
+        extra = [cid for cid in got if cid not in ids]
+        dupes = {cid for cid in got if got.count(cid) > 1}
+        if missing or extra or dupes:
+            bits = []
+            if missing:
+                bits.append(f"missing {', '.join(missing)}")
+            if extra:
+                bits.append(f"not asked: {', '.join(extra)}")
+            if dupes:
+                bits.append(f"repeated: {', '.join(sorted(dupes))}")
+            raise _BadAnswer("; ".join(bits))
+        return answer
+
+    def _verify(self, judgement: Judgement) -> Verified:
+        crit = self.rubric.criterion(judgement.id)
+        verified = self.finder.verify(judgement.evidence, self.lang, {a.id for a in crit.aspects})
+        with self._lock:
+            self.usage.dropped_quotes += len(verified.dropped)
+        return verified
+
+    def _answer(
+        self, cid: str, got: list[tuple[Judgement, Verified]], failure: str | None
+    ) -> Answer:
+        if not got:
+            return Answer(fallback=failure or "no answer")
+        ordered = sorted(got, key=lambda jv: jv[0].level)
+        judgement, verified = ordered[(len(ordered) - 1) // 2]  # the lower median
+        return Answer(judgement, verified, None, [j.level for j, _ in got])
+
+    # -- prompts
+
+    def _render(
+        self, ids: list[str], passages: list[Chunk], partial: bool, marker: str
+    ) -> tuple[str, str]:
+        lang = self.lang
+        system = self.prompts.system.render(
+            marker=marker,
+            language="Japanese" if lang == "ja" else "English",
+            audience="the vendor" if self.kind == "vendor_sow" else "the document's author",
+        )
+        criteria = []
+        for cid in ids:
+            c = self.rubric.criterion(cid)
+            criteria.append(
+                {
+                    "id": c.id,
+                    "title": f"{c.title('en')} / {c.title('ja')}",
+                    "guards_against": c.guards_against(lang),
+                    "levels": {n: c.levels[n](lang) for n in range(4)},
+                    "aspects": [{"id": a.id, "title": a.title(lang)} for a in c.aspects],
+                }
+            )
+        rendered = [
+            {"label": self._label(p), "text": _defuse(p.text, marker)}
+            for p in sorted(passages, key=lambda c: c.index)
+        ]
+        user = self.prompts.user.render(
+            kind=self.kind, criteria=criteria, partial=partial, marker=marker, passages=rendered
+        )
+        return system, user
+
+    def _label(self, chunk: Chunk) -> str:
+        return self.doc.blocks[chunk.blocks[0]].location.label(self.lang)
+
+    def _report(self) -> None:
+        if self.progress:
+            self.progress(self._done, self._planned)
+
+
+def _defuse(text: str, marker: str) -> str:
+    # The marker is random per call, so a document cannot know it; this guards the impossible case.
+    return text.replace(marker, "")
+
+
+def _halve(passages: list[Chunk]) -> list[Chunk]:
+    keep = max(1, len(passages) // 2)
+    return passages[:keep]
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, openai.APITimeoutError | TimeoutError):
+        return "timeout"
+    if isinstance(exc, openai.RateLimitError):
+        return "rate limited"
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection error"
+    return type(exc).__name__
+
+
+def describe_failure(reason: str, lang: ReportLanguage) -> str:
+    """A fallback reason for the report."""
+    if lang == "ja":
+        return f"LLMの判定が得られなかったため（{reason}）、ルールの判定を用いた"
+    return f"the LLM gave no usable judgement ({reason}); the rules' judgement is used"
+
+
+__all__ = [
+    "LLMOptions",
+    "LLMReview",
+    "LLMReviewer",
+    "load_prompts",
+    "plan",
+    "response_format",
+]
