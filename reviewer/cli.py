@@ -1,17 +1,19 @@
-"""Command line: `review FILE...`, `review rubric`. Thin: it calls review() and a renderer."""
+"""Command line: `review FILE...`, `review rubric`, `review serve`. Thin: it calls review() and a
+renderer, or starts the web form."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, config
 from .config import ENGINES, REPORT_LANGUAGES
-from .errors import ExitCode, ReviewerError, UsageError
+from .errors import ExitCode, LLMError, ReviewerError, UsageError
 from .models import CRITERION_IDS, DOCUMENT_KINDS
 from .report import FORMATS
 
@@ -28,7 +30,8 @@ def _review_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="review",
         description="Review AI-adoption project documents (PDF, DOCX, Markdown, text) against a rubric "
-        "of the ways such projects fail. Also: `review rubric` lists the criteria.",
+        "of the ways such projects fail. Also: `review rubric` lists the criteria; `review serve` "
+        "starts the web form.",
         epilog="Exit codes: 0 reviewed; 1 reviewed but below --fail-under or a --require gate; "
         "2 unusable input or usage error.",
     )
@@ -49,6 +52,24 @@ def _review_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--lang", choices=REPORT_LANGUAGES, help="report language (default: the document's)"
     )
+    llm = p.add_argument_group("LLM engine (README: LLM review)")
+    llm.add_argument(
+        "--samples",
+        type=int,
+        default=1,
+        metavar="N",
+        help="ask the model N times per criterion and report the spread (default: 1)",
+    )
+    llm.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help=f"calls in flight at once (default: REVIEWER_CONCURRENCY or {config.LLM_CONCURRENCY})",
+    )
+    llm.add_argument(
+        "--cache-dir", metavar="DIR", help="where answers are cached (default: the user cache dir)"
+    )
+    llm.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument(
         "--fail-under", type=int, metavar="N", help="exit 1 when the score is below N (0-100)"
     )
@@ -117,6 +138,55 @@ def _rubric_command(argv: list[str]) -> int:
     return ExitCode.OK
 
 
+@contextlib.contextmanager
+def _progress(name: str, calls_model: bool):
+    """A progress bar on stderr while the model is asked, when stderr is a terminal."""
+    if not (calls_model and sys.stderr.isatty()):
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+        console=Console(stderr=True),
+    ) as bar:
+        task = bar.add_task(f"{Path(name).name}: asking the model", total=None)
+
+        def update(done: int, planned: int) -> None:
+            bar.update(task, completed=done, total=planned or None)
+
+        yield update
+
+
+def _serve_command(argv: list[str]) -> int:
+    p = _Parser(
+        prog="review serve",
+        description="Serve the upload form and the JSON API (POST /api/review) over HTTP.",
+        epilog="Environment: REVIEWER_MAX_UPLOAD_MB (default 20), REVIEWER_DEADLINE_S (default 60), "
+        "REVIEWER_TOKEN (require this token: Bearer on the API, the password on the pages), "
+        "REVIEWER_WORKERS (review processes; default one per core).",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 exposes it "
+        "to the network, so set REVIEWER_TOKEN)",
+    )
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    args = p.parse_args(argv)
+    if not 0 < args.port < 65536:
+        raise UsageError("--port must be between 1 and 65535")
+    from .web import serve
+
+    serve(args.host, args.port)
+    return ExitCode.OK
+
+
 def _write(text: str, target: Path | None) -> None:
     if target is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -132,13 +202,30 @@ def _write(text: str, target: Path | None) -> None:
 def _run(argv: list[str]) -> int:
     if argv and argv[0] == "rubric" and not Path("rubric").exists():
         return _rubric_command(argv[1:])
+    if argv and argv[0] == "serve" and not Path("serve").exists():
+        return _serve_command(argv[1:])
     args = _review_parser().parse_args(argv)
     requirements = _requirements(args.require)
     if args.fail_under is not None and not 0 <= args.fail_under <= 100:
         raise UsageError("--fail-under must be between 0 and 100")
 
+    if not 1 <= args.samples <= 10:
+        raise UsageError("--samples must be between 1 and 10")
+    if args.concurrency is not None and not 1 <= args.concurrency <= 64:
+        raise UsageError("--concurrency must be between 1 and 64")
     from .report import render
     from .review import review
+
+    llm_options = None
+    if args.engine == "llm" or (args.engine == "auto" and config.llm_configured()):
+        from .llm import LLMOptions
+
+        llm_options = LLMOptions.from_env(
+            concurrency=args.concurrency,
+            samples=args.samples,
+            cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+            use_cache=not args.no_cache,
+        )
 
     several = len(args.files) > 1
     out = Path(args.output) if args.output else None
@@ -150,8 +237,16 @@ def _run(argv: list[str]) -> int:
     reviews = []
     for name in args.files:
         try:
-            result = review(name, kind=args.kind, lang=args.lang, engine=args.engine)
-        except UsageError:
+            with _progress(name, llm_options is not None) as progress:
+                result = review(
+                    name,
+                    kind=args.kind,
+                    lang=args.lang,
+                    engine=args.engine,
+                    llm_options=llm_options,
+                    progress=progress,
+                )
+        except (UsageError, LLMError):
             raise
         except ReviewerError as exc:
             print(f"review: {exc}", file=sys.stderr)

@@ -96,6 +96,7 @@ class LLMOptions:
     concurrency: int = config.LLM_CONCURRENCY
     samples: int = 1
     cache_dir: Path | None = None  # None: no cache
+    backoff: float = 0.5  # seconds; the first retry waits up to this, doubling to 20 s
 
     @classmethod
     def from_env(
@@ -367,7 +368,9 @@ class Caller:
                     timeout=min(self.options.timeout, remaining),
                 )
             except openai.BadRequestError as exc:
-                if _error_code(exc) == "context_length_exceeded" or "maximum context length" in str(exc):
+                if _error_code(exc) == "context_length_exceeded" or "maximum context length" in str(
+                    exc
+                ):
                     raise _ContextTooLong(str(exc)) from exc
                 raise
             except openai.APIStatusError as exc:
@@ -402,7 +405,7 @@ class Caller:
         after = _retry_after(exc)
         if after is not None:
             return min(after, _RETRY_AFTER_MAX_S)
-        return wait_random_exponential(multiplier=0.5, max=20)(state)
+        return wait_random_exponential(multiplier=self.options.backoff, max=20)(state)
 
     def _past_deadline(self, state: RetryCallState) -> bool:
         return time.monotonic() + self._wait(state) >= self.deadline_at

@@ -44,7 +44,9 @@ def passages(req: FakeRequest) -> str:
     return ""
 
 
-def judgement(cid: str, level: int, quotes: list[str], aspects: dict[str, str] | None = None) -> dict:
+def judgement(
+    cid: str, level: int, quotes: list[str], aspects: dict[str, str] | None = None
+) -> dict:
     return {
         "id": cid,
         "level": level,
@@ -86,6 +88,8 @@ def constant(level: int, quote: str | None = None) -> Callable[[FakeRequest], Re
 
     def respond(req: FakeRequest) -> Reply:
         q = quote if quote is not None else first_sentence(passages(req))
-        return Reply.json({"criteria": [judgement(cid, level, [q] if q else []) for cid in asked(req)]})
+        return Reply.json(
+            {"criteria": [judgement(cid, level, [q] if q else []) for cid in asked(req)]}
+        )
 
     return respond
