@@ -205,6 +205,7 @@ def plan(
     rubric: Rubric,
     groups: list[list[str]],
     overhead: int,
+    label: Callable[[Chunk], str],
 ) -> dict[int, list[Chunk]]:
     """Chunks per group, most relevant first, within the budget: the document's own length once, plus some room.
 
@@ -219,6 +220,8 @@ def plan(
         budget = int(1.5 * total) - overhead
     else:
         budget = total + overhead
+    budget = int(budget * 0.95) - overhead // 10  # the estimates' margin of error
+    label_tokens = {c.index: estimate_tokens(label(c)) + 4 for c in chunks}
     by_id = {c.id: c for c in rubric.criteria}
     ranked: list[list[tuple[float, Chunk]]] = []
     for ids in groups:
@@ -246,7 +249,7 @@ def plan(
                     pos[g] += 1
                     if (score > 0) != relevant:
                         continue
-                    cost = chunk.tokens + 8  # the passage label
+                    cost = chunk.tokens + label_tokens[chunk.index]
                     if cost > budget or used[g] + cost > config.GROUP_MAX_TOKENS:
                         continue
                     chosen[g].append(chunk)
@@ -488,20 +491,34 @@ class LLMReviewer:
     # -- public
 
     def run(self) -> LLMReview:
+        self.start()
+        return self.finish()
+
+    def start(self) -> None:
+        """Plan the calls and send them; the caller may do other work (the rules) meanwhile."""
         ids = [c.id for c in self.rubric.criteria]
-        samples: dict[str, list[tuple[Judgement, Verified]]] = {cid: [] for cid in ids}
-        failures: dict[str, str] = {}
-        cache = Cache(self.options.cache_dir) if self.options.cache_dir else None
+        self._samples: dict[str, list[tuple[Judgement, Verified]]] = {cid: [] for cid in ids}
+        self._failures: dict[str, str] = {}
+        self._cache = Cache(self.options.cache_dir) if self.options.cache_dir else None
+        self._pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency))
+        tasks = self._tasks(self._cache, self._samples)
+        self._planned = len(tasks)
+        self._pending = {self._pool.submit(self._task, t): t for t in tasks}
+        self._report()
+
+    def finish(self) -> LLMReview:
+        """Wait for the answers (until the deadline) and return one per criterion."""
         try:
-            tasks = self._tasks(cache, samples)
-            self._planned = len(tasks)
-            self._report()
-            if tasks:
-                self._run_tasks(tasks, cache, samples, failures)
+            self._collect()
         finally:
-            if cache:
-                cache.close()
-        answers = {cid: self._answer(cid, samples[cid], failures.get(cid)) for cid in ids}
+            # Threads still waiting on a hung call end at their own timeout; nobody waits for them.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            if self._cache:
+                self._cache.close()
+        answers = {
+            cid: self._answer(cid, got, self._failures.get(cid))
+            for cid, got in self._samples.items()
+        }
         self.usage.fallbacks = sum(1 for a in answers.values() if a.fallback)
         info = LLMInfo(
             model=self.options.model,
@@ -534,12 +551,11 @@ class LLMReviewer:
         )
 
     def _tasks(self, cache: Cache | None, samples: dict[str, list]) -> list[Task]:
-        todo: list[list[str]] = []  # per sample, the criteria still to ask, grouped
         tasks: list[Task] = []
         groups = self.prompts.groups
         chunks = [c for c in chunk_document(self.doc) if not set(c.blocks) <= self.excluded]
         overhead = sum(self._overhead(g) for g in groups)
-        chosen = plan(self.doc, chunks, self.corpus, self.rubric, groups, overhead)
+        chosen = plan(self.doc, chunks, self.corpus, self.rubric, groups, overhead, self._label)
         partial = {g: len(chosen[g]) < len(chunks) for g in chosen}
         for sample in range(self.options.samples):
             for g, group in enumerate(groups):
@@ -553,7 +569,6 @@ class LLMReviewer:
                     else:
                         ask.append(cid)
                 if ask:
-                    todo.append(ask)
                     tasks.append(Task(ask, sample, chosen[g], partial[g]))
         return tasks
 
@@ -563,48 +578,37 @@ class LLMReviewer:
 
     # -- running
 
-    def _run_tasks(
-        self,
-        tasks: list[Task],
-        cache: Cache | None,
-        samples: dict[str, list[tuple[Judgement, Verified]]],
-        failures: dict[str, str],
-    ) -> None:
-        pool = ThreadPoolExecutor(max_workers=max(1, self.options.concurrency))
-        try:
-            pending = {pool.submit(self._task, t): t for t in tasks}
-            while pending:
-                remaining = self.caller.deadline_at - time.monotonic()
-                done, _ = wait(pending, timeout=max(0.0, remaining), return_when=FIRST_COMPLETED)
-                if not done:  # deadline: what has not answered falls back
-                    for task in pending.values():
-                        for cid in task.ids:
-                            failures.setdefault(cid, "deadline")
-                    break
-                for future in done:
-                    task = pending.pop(future)
-                    exc = future.exception()
-                    if isinstance(exc, LLMError):
-                        raise exc
-                    if exc is not None:
-                        for cid in task.ids:
-                            failures.setdefault(cid, _reason(exc))
-                    else:
-                        for cid, (judgement, verified, failure) in future.result().items():
-                            if failure:
-                                failures.setdefault(cid, failure)
-                                continue
-                            samples[cid].append((judgement, verified))
-                            if cache:
-                                cache.put(
-                                    self._cache_key(cid, task.sample), judgement.model_dump_json()
-                                )
-                    with self._lock:
-                        self._done += 1
-                    self._report()
-        finally:
-            # Threads still waiting on a hung call end at their own timeout; nobody waits for them.
-            pool.shutdown(wait=False, cancel_futures=True)
+    def _collect(self) -> None:
+        pending, failures, cache = self._pending, self._failures, self._cache
+        while pending:
+            remaining = self.caller.deadline_at - time.monotonic()
+            done, _ = wait(pending, timeout=max(0.0, remaining), return_when=FIRST_COMPLETED)
+            if not done:  # deadline: what has not answered falls back
+                for task in pending.values():
+                    for cid in task.ids:
+                        failures.setdefault(cid, "deadline")
+                break
+            for future in done:
+                task = pending.pop(future)
+                exc = future.exception()
+                if isinstance(exc, LLMError):
+                    raise exc
+                if exc is not None:
+                    for cid in task.ids:
+                        failures.setdefault(cid, _reason(exc))
+                else:
+                    for cid, (judgement, verified, failure) in future.result().items():
+                        if failure:
+                            failures.setdefault(cid, failure)
+                            continue
+                        self._samples[cid].append((judgement, verified))
+                        if cache:
+                            cache.put(
+                                self._cache_key(cid, task.sample), judgement.model_dump_json()
+                            )
+                with self._lock:
+                    self._done += 1
+                self._report()
 
     def _task(self, task: Task) -> dict[str, tuple[Judgement | None, Verified | None, str | None]]:
         passages = list(task.passages)

@@ -76,6 +76,13 @@ def review(
     doc_kind = kind or detected
     profile = rubric.settings.profiles[doc_kind]
     rules = Engine(rubric, corpus, doc_kind, report_lang)
+    asking = None
+    if use_llm:  # the calls go out first; the rules run while the model thinks
+        from .llm import LLMOptions, LLMReviewer
+
+        options = llm_options or LLMOptions.from_env()
+        asking = LLMReviewer(doc, corpus, rubric, doc_kind, report_lang, options, progress=progress)
+        asking.start()
 
     criteria: list[CriterionResult] = []
     red_flags: list[RedFlag] = []
@@ -88,13 +95,8 @@ def review(
 
     warnings = list(doc.warnings)
     usage, llm_info, engine_used = Usage(), None, "rules"
-    if use_llm:
-        from .llm import LLMOptions, LLMReviewer
-
-        options = llm_options or LLMOptions.from_env()
-        asked = LLMReviewer(
-            doc, corpus, rubric, doc_kind, report_lang, options, progress=progress
-        ).run()
+    if asking is not None:
+        asked = asking.finish()
         criteria = [_merged(rubric, r, asked.answers[r.id], report_lang) for r in criteria]
         usage, llm_info = asked.usage, asked.info
         warnings.extend(asked.warnings)
