@@ -392,3 +392,20 @@ def test_english_pdf_with_the_correct_model(fake):
     assert result.engine == "llm"
     assert_quotes_verbatim(result, EN)
     assert any(e.where.page for c in result.criteria for e in c.evidence)
+
+
+SAMPLE_FILES = sorted(p for p in SAMPLES.iterdir() if p.is_file() and p.name != "README.md")
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.name)
+def test_every_sample_reviews_with_the_llm(fake, path):
+    """Done-when of the LLM issue: every sample completes with verified quotes and usage."""
+    rules = review(path, engine="rules")
+    fake.responder = agreeing(rules)
+    result = review(path, engine="llm", llm_options=options(fake))
+    assert result.engine == "llm"
+    assert_quotes_verbatim(result, path)
+    assert result.usage.llm_calls == 4 and result.usage.prompt_tokens > 0
+    assert result.usage.completion_tokens > 0
+    # A model that agrees with the rules leaves the verdict as the rules gave it.
+    assert result.overall.verdict == rules.overall.verdict
