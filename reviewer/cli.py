@@ -70,6 +70,11 @@ def _review_parser() -> argparse.ArgumentParser:
         "--cache-dir", metavar="DIR", help="where answers are cached (default: the user cache dir)"
     )
     llm.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    llm.add_argument(
+        "--no-redact",
+        action="store_true",
+        help="send e-mail addresses, phone numbers, マイナンバー, card numbers and addresses as they are",
+    )
     p.add_argument(
         "--fail-under", type=int, metavar="N", help="exit 1 when the score is below N (0-100)"
     )
@@ -225,6 +230,7 @@ def _run(argv: list[str]) -> int:
             samples=args.samples,
             cache_dir=Path(args.cache_dir) if args.cache_dir else None,
             use_cache=not args.no_cache,
+            redact=not args.no_redact,
         )
 
     several = len(args.files) > 1

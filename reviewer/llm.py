@@ -9,6 +9,7 @@ retries, is left to the rules and marked. Nothing here is imported by a rules-on
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import threading
@@ -16,6 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlparse
@@ -40,6 +42,7 @@ from .chunk import Chunk, chunk_document, estimate_tokens
 from .errors import LLMError
 from .merge import Judgement, Judgements, QuoteFinder, Verified
 from .models import Document, LLMInfo, ReportLanguage, Usage
+from .redact import Redactor
 from .rubric import Criterion, Rubric
 from .rules import Corpus
 from .text import normalize
@@ -97,6 +100,8 @@ class LLMOptions:
     samples: int = 1
     cache_dir: Path | None = None  # None: no cache
     backoff: float = 0.5  # seconds; the first retry waits up to this, doubling to 20 s
+    redact: bool = True  # personal data replaced by placeholders before anything is sent
+    audit_log: Path | None = None  # one JSON line per call, never document text
 
     @classmethod
     def from_env(
@@ -106,6 +111,7 @@ class LLMOptions:
         samples: int = 1,
         cache_dir: Path | None = None,
         use_cache: bool = True,
+        redact: bool = True,
     ) -> LLMOptions:
         env = os.environ
         return cls(
@@ -119,6 +125,8 @@ class LLMOptions:
             or int(_env_float("REVIEWER_CONCURRENCY", config.LLM_CONCURRENCY)),
             samples=samples,
             cache_dir=(cache_dir or config.cache_dir()) if use_cache else None,
+            redact=redact,
+            audit_log=Path(env["REVIEWER_AUDIT_LOG"]) if env.get("REVIEWER_AUDIT_LOG") else None,
         )
 
     @property
@@ -331,10 +339,17 @@ def _fatal(exc: openai.APIStatusError, options: LLMOptions) -> LLMError | None:
 class Caller:
     """One review's model calls: retries, usage, the deadline."""
 
-    def __init__(self, options: LLMOptions, usage: Usage, deadline_at: float):
+    def __init__(
+        self,
+        options: LLMOptions,
+        usage: Usage,
+        deadline_at: float,
+        audit: Callable[[dict], None] | None = None,
+    ):
         self.options = options
         self.usage = usage
         self.deadline_at = deadline_at
+        self.audit = audit
         self._lock = threading.Lock()
         self._chat: dict[int, ChatOpenAI] = {}
 
@@ -351,39 +366,14 @@ class Caller:
                     temperature=o.temperature(),
                     seed=sample,
                     use_responses_api=False,  # chat completions: what every compatible server speaks
+                    store=False,  # the provider keeps no copy of the answer
                 )
             return self._chat[sample]
 
-    def ask(self, messages: list[BaseMessage], sample: int) -> tuple[Judgements, AIMessage]:
+    def ask(
+        self, messages: list[BaseMessage], sample: int, ids: list[str]
+    ) -> tuple[Judgements, AIMessage]:
         """One validated answer, retrying transient failures; raises _BadAnswer on bad output."""
-        chat = self.chat(sample)
-
-        def attempt() -> AIMessage:
-            remaining = self.deadline_at - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("review deadline reached")
-            with self._lock:
-                self.usage.llm_calls += 1
-            try:
-                message = chat.invoke(
-                    messages,
-                    response_format=response_format(),
-                    timeout=min(self.options.timeout, remaining),
-                )
-            except openai.BadRequestError as exc:
-                if _error_code(exc) == "context_length_exceeded" or "maximum context length" in str(
-                    exc
-                ):
-                    raise _ContextTooLong(str(exc)) from exc
-                raise
-            except openai.APIStatusError as exc:
-                fatal = _fatal(exc, self.options)
-                if fatal:
-                    raise fatal from None
-                raise
-            self._count(message)
-            return message  # type: ignore[return-value]
-
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
             wait=self._wait,
@@ -391,17 +381,59 @@ class Caller:
             before_sleep=self._note_retry,
             reraise=True,
         )
-        message = retrying(attempt)
+        message = retrying(self._attempt, messages, sample, ids)
         try:
             return Judgements.model_validate_json(_content(message)), message
         except ValidationError as exc:
             raise _BadAnswer(_short_error(exc)) from None
 
-    def _count(self, message: BaseMessage) -> None:
-        meta = getattr(message, "usage_metadata", None) or {}
+    def _attempt(self, messages: list[BaseMessage], sample: int, ids: list[str]) -> AIMessage:
+        remaining = self.deadline_at - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("review deadline reached")
         with self._lock:
-            self.usage.prompt_tokens += int(meta.get("input_tokens", 0))
-            self.usage.completion_tokens += int(meta.get("output_tokens", 0))
+            self.usage.llm_calls += 1
+        started = time.monotonic()
+        outcome, message = "ok", None
+        try:
+            message = self.chat(sample).invoke(
+                messages,
+                response_format=response_format(),
+                timeout=min(self.options.timeout, remaining),
+            )
+        except openai.BadRequestError as exc:
+            outcome = _reason(exc)
+            if _error_code(exc) == "context_length_exceeded" or "maximum context length" in str(
+                exc
+            ):
+                raise _ContextTooLong(str(exc)) from exc
+            raise
+        except openai.APIStatusError as exc:
+            outcome = _reason(exc)
+            fatal = _fatal(exc, self.options)
+            if fatal:
+                raise fatal from None
+            raise
+        except Exception as exc:
+            outcome = _reason(exc)
+            raise
+        finally:
+            meta = (getattr(message, "usage_metadata", None) or {}) if message else {}
+            with self._lock:
+                self.usage.prompt_tokens += int(meta.get("input_tokens", 0))
+                self.usage.completion_tokens += int(meta.get("output_tokens", 0))
+            if self.audit:
+                self.audit(
+                    {
+                        "criteria": ids,
+                        "sample": sample,
+                        "outcome": outcome,
+                        "seconds": round(time.monotonic() - started, 3),
+                        "prompt_tokens": int(meta.get("input_tokens", 0)),
+                        "completion_tokens": int(meta.get("output_tokens", 0)),
+                    }
+                )
+        return message  # type: ignore[return-value]
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -483,7 +515,13 @@ class LLMReviewer:
         self.progress = progress
         self.usage = Usage()
         self.warnings: list[str] = []
-        self.caller = Caller(options, self.usage, time.monotonic() + options.deadline)
+        self.redactor = Redactor() if options.redact else None
+        self.caller = Caller(
+            options,
+            self.usage,
+            time.monotonic() + options.deadline,
+            self._audit if options.audit_log else None,
+        )
         self._lock = threading.Lock()
         self._done = 0
         self._planned = 0
@@ -528,6 +566,8 @@ class LLMReviewer:
             samples=self.options.samples,
             temperature=self.options.temperature(),
             seed=0 if self.options.samples == 1 else None,
+            redacted=self.options.redact,
+            redactions=dict(self.redactor.counts) if self.redactor else {},
         )
         return LLMReview(answers, self.usage, info, self.warnings)
 
@@ -546,6 +586,7 @@ class LLMReviewer:
             self.prompts.hash,
             o.model,
             o.endpoint,
+            "redacted" if o.redact else "plain",
             str(sample),
             str(o.samples),
         )
@@ -627,7 +668,7 @@ class LLMReviewer:
         system, user = self._render(task.ids, passages, task.partial, marker)
         messages: list[BaseMessage] = [SystemMessage(system), HumanMessage(user)]
         try:
-            answer, raw = self.caller.ask(messages, task.sample)
+            answer, raw = self.caller.ask(messages, task.sample, task.ids)
             answer = self._check(answer, task.ids)
         except _BadAnswer as exc:
             with self._lock:
@@ -635,7 +676,7 @@ class LLMReviewer:
             repair = self.prompts.repair.render(error=str(exc), ids=", ".join(task.ids))
             messages = [*messages, HumanMessage(repair)]
             try:
-                answer, raw = self.caller.ask(messages, task.sample)
+                answer, raw = self.caller.ask(messages, task.sample, task.ids)
                 answer = self._check(answer, task.ids)
             except _BadAnswer:
                 return {cid: (None, None, "invalid answer") for cid in task.ids}
@@ -658,7 +699,7 @@ class LLMReviewer:
         retry_messages = [*messages, AIMessage(_content(raw)), HumanMessage(prompt)]
         result: dict = {}
         try:
-            answer, _ = self.caller.ask(retry_messages, sample)
+            answer, _ = self.caller.ask(retry_messages, sample, weak)
             answer = self._check(answer, weak)
         except (_BadAnswer, _ContextTooLong):
             return {cid: (None, None, "no verified quote") for cid in weak}
@@ -686,6 +727,15 @@ class LLMReviewer:
             if dupes:
                 bits.append(f"repeated: {', '.join(sorted(dupes))}")
             raise _BadAnswer("; ".join(bits))
+        if self.redactor is None:
+            return answer
+        # Placeholders back to what the document says, so quotes verify and the report reads.
+        restore = self.redactor.restore
+        for j in answer.criteria:
+            for q in j.evidence:
+                q.quote = restore(q.quote)
+            j.recommendation = restore(j.recommendation)
+            j.questions = [restore(q) for q in j.questions]
         return answer
 
     def _verify(self, judgement: Judgement) -> Verified:
@@ -728,13 +778,43 @@ class LLMReviewer:
                 }
             )
         rendered = [
-            {"label": self._label(p), "text": _defuse(p.text, marker)}
+            {
+                "label": self._redacted(self._label(p)),
+                "text": self._redacted(_defuse(p.text, marker)),
+            }
             for p in sorted(passages, key=lambda c: c.index)
         ]
         user = self.prompts.user.render(
             kind=self.kind, criteria=criteria, partial=partial, marker=marker, passages=rendered
         )
         return system, user
+
+    def _redacted(self, text: str) -> str:
+        return self.redactor.redact(text) if self.redactor else text
+
+    def _audit(self, event: dict) -> None:
+        """One JSON line per call: what was asked of whom and what it cost, never the text."""
+        assert self.options.audit_log is not None
+        record = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "endpoint": self.options.endpoint,
+            "model": self.options.model,
+            "prompt_version": self.prompts.version,
+            "prompt_hash": self.prompts.hash,
+            "rubric_version": self.rubric.version,
+            "content_sha256": self.doc.sha256,
+            **event,
+            "redactions": dict(self.redactor.counts) if self.redactor else None,
+        }
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock:
+            try:
+                with open(self.options.audit_log, "a", encoding="utf-8") as fh:
+                    fh.write(line)
+            except OSError as exc:
+                raise LLMError(
+                    f"REVIEWER_AUDIT_LOG {self.options.audit_log}: {exc.strerror}"
+                ) from None
 
     def _label(self, chunk: Chunk) -> str:
         return self.doc.blocks[chunk.blocks[0]].location.label(self.lang)

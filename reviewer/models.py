@@ -204,6 +204,8 @@ class LLMInfo(BaseModel):
     samples: int = 1
     temperature: float
     seed: int | None
+    redacted: bool = True  # personal data replaced by placeholders before sending
+    redactions: dict[str, int] = Field(default_factory=dict)  # placeholders sent, by kind
 
 
 class DocumentInfo(BaseModel):

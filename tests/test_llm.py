@@ -82,6 +82,7 @@ def test_a_correct_model_reviews_every_criterion(fake, rules_ja):
 
     body = requests[0].body
     assert body["temperature"] == 0 and body["seed"] == 0
+    assert body["store"] is False  # the provider keeps no copy
     assert body["response_format"] == response_format()
     assert "stream" not in body or body["stream"] is False
     # The document is framed as data, with a marker that differs on every call.
