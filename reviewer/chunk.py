@@ -66,10 +66,14 @@ class Chunk(BaseModel):
     tokens: int
 
 
-def chunk_document(doc: Document, max_tokens: int = config.CHUNK_TOKENS) -> list[Chunk]:
-    """Split a document into chunks of at most about max_tokens, never across a top-level heading."""
+def chunk_document(
+    doc: Document, max_tokens: int = config.CHUNK_TOKENS, skip: set[int] | None = None
+) -> list[Chunk]:
+    """Split a document into chunks of at most about max_tokens, never across a top-level heading.
+
+    Blocks in `skip` are left out (text that must not reach the model)."""
     chunks: list[Chunk] = []
-    for text, spans in _sections(doc):
+    for text, spans in _sections(doc, skip or set()):
         pieces = [(text, 0)] if estimate_tokens(text) <= max_tokens else _split(text, max_tokens)
         for piece, start in pieces:
             end = start + len(piece)
@@ -98,7 +102,7 @@ def _top(doc: Document, block: int) -> str | None:
     return section[0] if section else None
 
 
-def _sections(doc: Document) -> list[tuple[str, list[tuple[int, int, int]]]]:
+def _sections(doc: Document, skip: set[int]) -> list[tuple[str, list[tuple[int, int, int]]]]:
     """Text per heading, with (start, end, block index) spans; a table's header precedes its rows."""
     out: list[tuple[str, list[tuple[int, int, int]]]] = []
     parts: list[str] = []
@@ -113,6 +117,8 @@ def _sections(doc: Document) -> list[tuple[str, list[tuple[int, int, int]]]]:
         parts, spans, pos = [], [], 0
 
     for i, block in enumerate(doc.blocks):
+        if i in skip:
+            continue
         if block.kind == "heading":
             flush()
         if (

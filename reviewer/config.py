@@ -21,6 +21,8 @@ APPROVE_MIN_SCORE = 70
 REJECT_BELOW_SCORE = 40
 RED_FLAG_PENALTY = 4  # points off the score per red flag
 RED_FLAG_PENALTY_MAX = 20
+# LLM engine: this many criteria where the LLM and the rules are two levels apart stop approval.
+DISPUTES_BLOCK_APPROVAL = 3
 
 # How many quotes a criterion shows at most.
 MAX_EVIDENCE = 4

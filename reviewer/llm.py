@@ -504,14 +504,18 @@ class LLMReviewer:
         kind: str,
         lang: ReportLanguage,
         options: LLMOptions,
-        excluded: set[int] | None = None,
+        withheld: set[int] | None = None,
+        uncredited: set[int] | None = None,
         progress: Progress | None = None,
     ):
         self.doc, self.corpus, self.rubric = doc, corpus, rubric
         self.kind, self.lang, self.options = kind, lang, options
         self.prompts = load_prompts()
-        self.finder = QuoteFinder(doc, excluded)
-        self.excluded = excluded or set()
+        # Blocks not sent to the model, and blocks whose quotes earn no credit (text addressed to
+        # the reviewer: a vendor must not win a level with it).
+        self.withheld = withheld or set()
+        self.uncredited = uncredited or set()
+        self.finder = QuoteFinder(doc, self.uncredited)
         self.progress = progress
         self.usage = Usage()
         self.warnings: list[str] = []
@@ -577,7 +581,8 @@ class LLMReviewer:
         o = self.options
         return Cache.key(
             self.doc.sha256,
-            ",".join(str(b) for b in sorted(self.excluded)),
+            ",".join(str(b) for b in sorted(self.withheld)),
+            ",".join(str(b) for b in sorted(self.uncredited)),
             cid,
             self.kind,
             self.lang,
@@ -594,7 +599,7 @@ class LLMReviewer:
     def _tasks(self, cache: Cache | None, samples: dict[str, list]) -> list[Task]:
         tasks: list[Task] = []
         groups = self.prompts.groups
-        chunks = [c for c in chunk_document(self.doc) if not set(c.blocks) <= self.excluded]
+        chunks = chunk_document(self.doc, skip=self.withheld)
         overhead = sum(self._overhead(g) for g in groups)
         chosen = plan(self.doc, chunks, self.corpus, self.rubric, groups, overhead, self._label)
         partial = {g: len(chosen[g]) < len(chunks) for g in chosen}

@@ -161,9 +161,21 @@ class CriterionResult(BaseModel):
     sample_levels: list[int] = Field(default_factory=list)  # --samples N: each answer's level
 
 
+class InjectionEffect(BaseModel):
+    """A criterion the LLM judged differently when the text addressed to it was left in."""
+
+    criterion: str
+    with_text: int = Field(ge=0, le=3)
+    without_text: int = Field(ge=0, le=3)
+
+
 class Injection(BaseModel):
     detected: bool = False
     evidence: list[Evidence] = Field(default_factory=list)
+    # LLM engine: the levels are judged without the flagged text; a probe with it left in shows
+    # whether it moved the model.
+    influenced: bool = False
+    effects: list[InjectionEffect] = Field(default_factory=list)
 
 
 class Risk(BaseModel):

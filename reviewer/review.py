@@ -13,6 +13,7 @@ from .models import (
     Document,
     DocumentInfo,
     Finding,
+    InjectionEffect,
     Overall,
     RedFlag,
     ReportLanguage,
@@ -24,7 +25,7 @@ from .rubric import Rubric, load_rubric
 from .rules import Engine, build_corpus, detect_injection, detect_kind, is_ai_related
 
 if TYPE_CHECKING:  # the LLM stage is imported only when used: it costs seconds to import
-    from .llm import Answer, LLMOptions, Progress
+    from .llm import Answer, LLMOptions, LLMReview, Progress
 
 _FELL_BACK = {
     "ja": "{n}件の基準はLLMの判定が得られず、ルールの判定を用いた（各基準に理由を記載）。",
@@ -76,13 +77,32 @@ def review(
     doc_kind = kind or detected
     profile = rubric.settings.profiles[doc_kind]
     rules = Engine(rubric, corpus, doc_kind, report_lang)
-    asking = None
+    injection = detect_injection(rules)
+    asking = probing = None
     if use_llm:  # the calls go out first; the rules run while the model thinks
         from .llm import LLMOptions, LLMReviewer
 
         options = llm_options or LLMOptions.from_env()
-        asking = LLMReviewer(doc, corpus, rubric, doc_kind, report_lang, options, progress=progress)
+        # Text addressed to the reviewer is withheld from the model and earns no credit; a probe
+        # with it left in tells whether it would have moved the model.
+        flagged = _blocks(doc, corpus, corpus.hits(rubric.settings.injection))
+        asking = LLMReviewer(
+            doc,
+            corpus,
+            rubric,
+            doc_kind,
+            report_lang,
+            options,
+            withheld=flagged,
+            uncredited=flagged,
+            progress=progress,
+        )
         asking.start()
+        if flagged:
+            probing = LLMReviewer(
+                doc, corpus, rubric, doc_kind, report_lang, options, uncredited=flagged
+            )
+            probing.start()
 
     criteria: list[CriterionResult] = []
     red_flags: list[RedFlag] = []
@@ -90,13 +110,20 @@ def review(
         result, flags = rules.judge(crit, profile.weights[crit.id])
         criteria.append(result)
         red_flags.extend(flags)
-    injection = detect_injection(rules)
     ai_related = is_ai_related(corpus, rubric)
 
     warnings = list(doc.warnings)
     usage, llm_info, engine_used = Usage(), None, "rules"
     if asking is not None:
         asked = asking.finish()
+        if probing is not None:
+            probed = probing.finish()
+            injection.effects = _influence(asked, probed)
+            injection.influenced = bool(injection.effects)
+            for field in Usage.model_fields:
+                setattr(
+                    asked.usage, field, getattr(asked.usage, field) + getattr(probed.usage, field)
+                )
         criteria = [_merged(rubric, r, asked.answers[r.id], report_lang) for r in criteria]
         usage, llm_info = asked.usage, asked.info
         warnings.extend(asked.warnings)
@@ -141,6 +168,33 @@ def review(
     )
 
 
+def _blocks(doc: Document, corpus, units: dict[int, list]) -> set[int]:
+    """Indices of the blocks that hold the given units."""
+    index = {id(b): i for i, b in enumerate(doc.blocks)}
+    return {index[id(corpus.units[u].block)] for u in units}
+
+
+def _influence(clean: LLMReview, probed: LLMReview) -> list[InjectionEffect]:
+    """Criteria the model judged differently with the flagged text left in."""
+    out = []
+    for cid, answer in clean.answers.items():
+        other = probed.answers.get(cid)
+        if (
+            answer.judgement
+            and other
+            and other.judgement
+            and answer.judgement.level != other.judgement.level
+        ):
+            out.append(
+                InjectionEffect(
+                    criterion=cid,
+                    with_text=other.judgement.level,
+                    without_text=answer.judgement.level,
+                )
+            )
+    return out
+
+
 def _merged(
     rubric: Rubric, rules: CriterionResult, answer: Answer, lang: ReportLanguage
 ) -> CriterionResult:
@@ -173,6 +227,7 @@ def score(
 
     by_id = {c.id: c for c in criteria}
     weak_keys = [cid for cid in profile.key if by_id[cid].level < 2]
+    disputed = [c.id for c in criteria if c.disagreement]
     missing_keys = [cid for cid in profile.key if by_id[cid].level == 0]
     ja = lang == "ja"
     reasons: list[str] = []
@@ -190,7 +245,13 @@ def score(
                 if ja
                 else f"key criteria {', '.join(missing_keys)} are missing"
             )
-    elif value >= config.APPROVE_MIN_SCORE and not weak_keys and not red_flags and not injected:
+    elif (
+        value >= config.APPROVE_MIN_SCORE
+        and not weak_keys
+        and not red_flags
+        and not injected
+        and len(disputed) < config.DISPUTES_BLOCK_APPROVAL
+    ):
         verdict = "approve"
         reasons.append(
             f"スコア{value}、重要基準はすべてレベル2以上、レッドフラグなし"
@@ -214,6 +275,13 @@ def score(
         if red_flags:
             reasons.append(
                 f"レッドフラグ{len(red_flags)}件" if ja else f"{len(red_flags)} red flag(s)"
+            )
+        if len(disputed) >= config.DISPUTES_BLOCK_APPROVAL:
+            reasons.append(
+                f"LLMとルールの判定が{len(disputed)}基準で2段階以上異なる（{', '.join(disputed)}）：人が根拠を読むこと"
+                if ja
+                else f"the LLM and the rules differ by two levels or more on {len(disputed)} criteria "
+                f"({', '.join(disputed)}): a person should read the evidence"
             )
         if injected:
             reasons.append(
