@@ -12,6 +12,7 @@ from .models import Language
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2500\u30fc\uff70"
 _DASH_TABLE = {ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2500"}
 _DASH_TABLE.update({ord("\u301c"): "~", ord("\uff5e"): "~"})
+_DASH_CHAR = re.compile("[" + "".join(re.escape(chr(c)) for c in _DASH_TABLE) + "]")
 _CJK = (
     r"\u3000-\u303f\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
 )
@@ -22,9 +23,13 @@ _WS = re.compile(r"\s+")
 
 def normalize(text: str) -> str:
     """The copy patterns match against: NFKC, case-folded, dashes and tildes unified, spaces tidied."""
-    text = unicodedata.normalize("NFKC", text).translate(_DASH_TABLE).casefold()
-    text = _WS.sub(" ", text)
-    return _SPACE_BETWEEN_CJK.sub("", text).strip()
+    text = unicodedata.normalize("NFKC", text)
+    if _DASH_CHAR.search(text):  # str.translate walks every character; most texts have none
+        text = text.translate(_DASH_TABLE)
+    text = _WS.sub(" ", text.casefold())
+    if " " in text:  # the look-behind scan costs more than the check
+        text = _SPACE_BETWEEN_CJK.sub("", text)
+    return text.strip()
 
 
 _JA_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
@@ -42,14 +47,15 @@ def scripts(text: str) -> frozenset[str]:
 
 
 _KANA = re.compile(r"[\u3040-\u30ff]")
+_JA_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
 def detect_language(text: str) -> Language:
     """ja, en or mixed, from the share of Japanese characters against English words."""
     sample = text[:200_000]
-    ja = len(_JA_CHAR.findall(sample))
-    kana = len(_KANA.findall(sample))
+    ja = sum(map(len, _JA_RUN.findall(sample)))  # runs, not characters: far fewer strings
+    kana = _KANA.search(sample) is not None
     en_words = len(_LATIN_WORD.findall(sample))
     # A Japanese word averages about two characters, an English word about five letters.
     ja_units = ja / 2 if kana else ja / 4  # kanji without kana is more likely Chinese or labels
@@ -70,12 +76,17 @@ _ABBREV = "".join(
     rf"(?<!\b{a}\.)"
     for a in ("[A-Z]", "Mr", "Ms", "Dr", "St", "No", "vs", "Mrs", "e\\.g", "i\\.e", "etc")
 )
+# (The period is looked for before the abbreviations: most positions then fail at once.)
 _SENTENCE_END = re.compile(
-    rf"(?<=[。！？!?])\s*|{_ABBREV}(?<=[.])\s+(?=[\"'(\[A-Z0-9\u3040-\u9fff])|\n+"
+    rf"(?<=[。！？!?])\s*|(?<=[.]){_ABBREV}\s+(?=[\"'(\[A-Z0-9\u3040-\u9fff])|\n+"
 )
+_MAY_END = re.compile(r"[。！？!?.\n]")
 
 
 def split_sentences(text: str) -> list[str]:
     """Split a block into sentences, keeping the original characters."""
+    if not _MAY_END.search(text):  # nothing to split at
+        text = text.strip()
+        return [text] if text else []
     parts = [p.strip() for p in _SENTENCE_END.split(text)]
     return [p for p in parts if p]

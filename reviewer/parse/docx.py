@@ -97,11 +97,17 @@ class _Style:
     ilvl: int | None
 
 
+# A style chain's heading level, whether it marks a table-of-contents entry or a list, and the
+# first automatic numbering it carries (numId, ilvl, style id).
+_Traits = tuple[int | None, bool, bool, tuple[str, int | None, str] | None]
+
+
 class _Styles:
     def __init__(self, root: Any | None):
         self.by_id: dict[str, _Style] = {}
         self.numbering_styles: dict[str, str] = {}  # numbering style id -> numId
         self.default: str | None = None
+        self._traits: dict[str | None, _Traits] = {}
         if root is None:
             return
         for s in root.iter(W + "style"):
@@ -134,6 +140,34 @@ class _Styles:
             )
             if s.get(W + "default") in ("1", "true", "on"):
                 self.default = sid
+
+    def traits(self, sid: str | None) -> _Traits:
+        """What a paragraph style says through its chain of base styles (cached per style id)."""
+        found = self._traits.get(sid)
+        if found is None:
+            found = self._traits[sid] = self._chain_traits(sid)
+        return found
+
+    def _chain_traits(self, sid: str | None) -> _Traits:
+        level: int | None = None
+        is_list = False
+        toc = False
+        style_num: tuple[str, int | None, str] | None = None
+        for style in self.chain(sid):
+            for name in style.names:
+                if level is None and (m := _HEADING_NAME.match(name)):
+                    level = int(m.group(1))
+                elif level is None and name in _TITLE_NAMES:
+                    level = 1
+                if _TOC_NAME.match(name):
+                    toc = True
+                if _LIST_NAME.search(name):
+                    is_list = True
+            if level is None and style.outline is not None:
+                level = style.outline + 1 if style.outline < 9 else 0
+            if style_num is None and style.num_id is not None:
+                style_num = (style.num_id, style.ilvl, style.sid)
+        return level, toc, is_list, style_num
 
     def chain(self, sid: str | None) -> Iterator[_Style]:
         seen: set[str] = set()
@@ -431,26 +465,10 @@ class _Walker:
             style_id = ps.get(W + "val") if ps is not None else None
             num_id, ilvl, outline = _numbering_and_outline(ppr)
 
-        level: int | None = None
-        is_list = False
-        toc = False
-        style_num: tuple[str, int | None, str] | None = None
-        if outline is not None:
+        style_level, toc, is_list, style_num = self.styles.traits(style_id)
+        level: int | None = style_level
+        if outline is not None:  # the paragraph's own outline level overrides its style's
             level = outline + 1 if outline < 9 else 0
-        for style in self.styles.chain(style_id):
-            for name in style.names:
-                if level is None and (m := _HEADING_NAME.match(name)):
-                    level = int(m.group(1))
-                elif level is None and name in _TITLE_NAMES:
-                    level = 1
-                if _TOC_NAME.match(name):
-                    toc = True
-                if _LIST_NAME.search(name):
-                    is_list = True
-            if level is None and style.outline is not None:
-                level = style.outline + 1 if style.outline < 9 else 0
-            if style_num is None and style.num_id is not None:
-                style_num = (style.num_id, style.ilvl, style.sid)
         level = level or None
 
         # Automatic numbering: the paragraph's own numPr, else its style's.

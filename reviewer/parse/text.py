@@ -170,8 +170,11 @@ def ends_paragraph(text: str, *, ascii_period: bool) -> bool:
 def heading_like(text: str, max_width: int = HEADING_MAX_WIDTH) -> bool:
     """Short, no sentence-final or clause punctuation: could be a heading."""
     t = text.strip()
+    # A character takes one or two columns: the length bounds the width, mostly without counting.
+    n = len(t)
     return (
-        0 < display_width(t) <= max_width
+        0 < n <= max_width
+        and (2 * n <= max_width or display_width(t) <= max_width)
         and not _SENTENCE_END.search(t)
         and not _ASCII_PERIOD_END.search(t)
         and not _CLAUSE_END.search(t)
