@@ -112,7 +112,7 @@ class Patterns(Strict):
 class CompiledPattern:
     """One pattern, compiled on first use: most patterns never meet a unit that could match."""
 
-    __slots__ = ("lang", "options", "pattern", "_regex")
+    __slots__ = ("lang", "options", "unindexed", "pattern", "_regex")
 
     def __init__(self, pattern: str, lang: str):
         self.pattern = pattern
@@ -127,6 +127,12 @@ class CompiledPattern:
         # "|", "→" or "≦" stay: they pick out table rows and figures).
         self.options: tuple[frozenset[str], ...] = tuple(
             frozenset(o) for o in known if not any(_UNSELECTIVE.fullmatch(lit) for lit in o)
+        )
+        # A pattern left with no selective option would be tried on every unit of its script;
+        # its other options are then checked directly (a substring test is far cheaper than a
+        # regex that fails), as in 「：A/R」 cells, which need a ":".
+        self.unindexed: tuple[tuple[str, ...], ...] = (
+            () if self.options else tuple(tuple(o) for o in known)
         )
         self._regex: re.Pattern[str] | None = None
 

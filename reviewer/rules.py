@@ -33,7 +33,7 @@ from .models import (
     ReportLanguage,
 )
 from .rubric import Criterion, Patterns, Rubric
-from .text import normalize, scripts, split_sentences
+from .text import _JA_CHAR, _LATIN_LETTER, normalize, split_sentences
 
 
 @dataclass
@@ -60,21 +60,43 @@ class Corpus:
     _header_hits: dict[tuple[int, str], bool] = field(default_factory=dict)
 
     def hits(self, patterns: Patterns) -> dict[int, list[tuple[int, int]]]:
-        """Unit index -> match spans of a pattern set, memoised per pattern set."""
+        """Unit index -> match spans of a pattern set, memoised per pattern set.
+
+        Units are visited in the index's candidate order, which fixes the order of the result
+        (red flags are reported in it).
+        """
         key = id(patterns)
-        if key not in self._hits:
-            found: dict[int, list[tuple[int, int]]] = {}
-            for compiled in patterns.compiled:
-                candidates = self.index.candidates(compiled.options, compiled.lang)
-                if not candidates:
+        found = self._hits.get(key)
+        if found is not None:
+            return found
+        found = {}
+        norms = self.index.norms
+        for compiled in patterns.compiled:
+            candidates: Iterable[int] = self.index.candidates(compiled.options, compiled.lang)
+            if not candidates:
+                continue
+            if compiled.unindexed:
+                candidates = [
+                    i
+                    for i in candidates
+                    if all(any(lit in norms[i] for lit in opt) for opt in compiled.unindexed)
+                ]
+            regex = compiled.regex
+            search = regex.search
+            for i in candidates:
+                norm = norms[i]
+                # Most candidates do not match: one search says so, cheaper than a finditer.
+                m = search(norm)
+                if m is None:
                     continue
-                regex = compiled.regex
-                for i in candidates:
-                    spans = [m.span() for m in regex.finditer(self.units[i].norm)]
-                    if spans:
-                        found.setdefault(i, []).extend(spans)
-            self._hits[key] = found
-        return self._hits[key]
+                spans = match_spans(regex, norm, m)
+                known = found.get(i)
+                if known is None:
+                    found[i] = spans
+                else:
+                    known.extend(spans)
+        self._hits[key] = found
+        return found
 
     def header_matches(self, patterns: Patterns, header: str) -> bool:
         """Does the pattern set match a table's header row? Memoised per header."""
@@ -87,21 +109,45 @@ class Corpus:
 _EMPTY: frozenset[int] = frozenset()
 
 
+def match_spans(regex: re.Pattern[str], text: str, first: re.Match[str]) -> list[tuple[int, int]]:
+    """`[m.span() for m in regex.finditer(text)]`, given the first match `regex.search(text)`.
+
+    After a non-empty match finditer searches on from its end (look-behinds still see the text
+    before it, and an empty match there is allowed), which is what a search from that position
+    does; after an empty match it must advance, so that case starts over.
+    """
+    start, end = first.span()
+    if end == start:
+        return [m.span() for m in regex.finditer(text)]
+    return [(start, end), *(m.span() for m in regex.finditer(text, end))]
+
+
 class LiteralIndex:
     """Which units contain which of the rubric's required literals, found in one Aho-Corasick pass."""
 
     _automata: dict[int, ahocorasick.Automaton] = {}
 
     def __init__(self, units: list[Unit], rubric: Rubric):
-        self.script: dict[str, set[int]] = {"ja": set(), "en": set()}
-        for unit in units:
-            for lang in scripts(unit.norm):
-                self.script[lang].add(unit.index)
-        automaton = self._automaton(rubric)
-        self.where: dict[str, set[int]] = {}
-        for i, unit in enumerate(units):
-            for _, literal in automaton.iter(unit.norm):
-                self.where.setdefault(literal, set()).add(i)
+        self.norms: list[str] = [unit.norm for unit in units]
+        ja: set[int] = set()
+        en: set[int] = set()
+        for i, norm in enumerate(self.norms):  # as scripts(), without building its frozenset
+            if _JA_CHAR.search(norm):
+                ja.add(i)
+            if _LATIN_LETTER.search(norm):
+                en.add(i)
+        self.script: dict[str, set[int]] = {"ja": ja, "en": en}
+        found = self._automaton(rubric).iter
+        where: dict[str, set[int]] = {}
+        # Each set is filled in unit order, as candidates() expects (its order is the result's).
+        for i, norm in enumerate(self.norms):
+            for _, literal in found(norm):
+                units = where.get(literal)
+                if units is None:
+                    where[literal] = {i}
+                else:
+                    units.add(i)
+        self.where = where
 
     def candidates(self, options: tuple[frozenset[str], ...], lang: str) -> Iterable[int]:
         """Units in the pattern's script that contain a string of every option set: the only
