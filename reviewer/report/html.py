@@ -6,6 +6,7 @@ import base64
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -32,6 +33,15 @@ _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 
 
 @dataclass(frozen=True)
+class Link:
+    """A link shown above the report when a page carries it (the web form: downloads, back)."""
+
+    label: str
+    href: str
+    download: str | None = None  # a file name: the browser saves the target instead of opening it
+
+
+@dataclass(frozen=True)
 class ChartRow:
     id: str
     title: str  # shortened to fit; the full title is in `tip`
@@ -54,8 +64,11 @@ class Chart:
     description: str
 
 
-def render_html(review: Review, s: Strings) -> str:
-    """The report as one HTML page; everything from the document is escaped by the template."""
+def render_html(review: Review, s: Strings, links: Sequence[Link] = ()) -> str:
+    """The report as one HTML page; everything from the document is escaped by the template.
+
+    `links` adds a row of links above the report; without them the page is the CLI's file.
+    """
     lang = s.lang
 
     def loc(item: Evidence | RedFlag) -> str:
@@ -76,6 +89,7 @@ def render_html(review: Review, s: Strings) -> str:
             mark=STATUS_MARK,
             loc=loc,
             flags=flags,
+            links=list(links),
         )
     )
 
