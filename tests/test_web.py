@@ -419,14 +419,34 @@ def test_form_page_in_both_languages(server):
     assert "1 MB" in en.text
 
 
-def test_form_offers_the_engine_when_an_llm_is_configured(tmp_path):
-    srv = Server(tmp_path, OPENAI_BASE_URL="http://127.0.0.1:9/v1", REVIEWER_WORKERS="1")
-    try:
-        page = httpx.get(srv.url + "/?lang=en").text
-    finally:
-        srv.stop()
+def test_with_an_llm_the_form_offers_the_engine_and_nothing_is_cached(tmp_path):
+    from .fake_models import agreeing
+    from .fake_openai import FakeOpenAI
+
+    rules = review(parse_bytes(DOCX.read_bytes(), DOCX.name), engine="rules")
+    with FakeOpenAI() as fake:
+        fake.responder = agreeing(rules)
+        srv = Server(
+            tmp_path, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="test", REVIEWER_WORKERS="1"
+        )
+        try:
+            page = httpx.get(srv.url + "/?lang=en").text
+            r = post(srv, "/api/review", DOCX.name, DOCX.read_bytes())
+            ruled = post(srv, "/api/review", DOCX.name, DOCX.read_bytes(), engine="rules")
+        finally:
+            srv.stop()
     options = [a["value"] for t, a in tags(page) if t == "option"]
     assert 'id="engine"' in page and options[-3:] == ["auto", "rules", "llm"]
+    assert r.status_code == 200 and r.json()["engine"] in ("llm", "mixed")
+    assert r.json()["usage"]["llm_calls"] > 0 and fake.calls == r.json()["usage"]["llm_calls"]
+    assert ruled.status_code == 200 and ruled.json()["engine"] == "rules"
+    # the model's answers quote the document: none of them is kept on disk
+    quotes = [e.quote for c in rules.criteria for e in c.evidence]
+    for path in (tmp_path / "cache").rglob("*"):
+        if path.is_file():
+            content = path.read_bytes().decode("utf-8", "replace")
+            assert not any(q in content for q in quotes), path
+    assert list(srv.tmpdir.iterdir()) == []
 
 
 def test_report_page_is_the_html_report_with_downloads(server):

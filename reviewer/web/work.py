@@ -1,7 +1,8 @@
 """The review of one upload, as it runs inside a worker process: bytes in, a response body out.
 
-Nothing here touches the network or the disk: the document is parsed from memory
-(reviewer.parse.parse_bytes), reviewed and rendered, and only the rendered result goes back.
+Nothing here writes to the disk: the document is parsed from memory (reviewer.parse.parse_bytes),
+reviewed and rendered, and only the rendered result goes back. The network is used only by the
+LLM engine, when one is configured, exactly as `review` uses it (without its answer cache).
 Its outcome carries what may be logged about the document: size, type, hash and timings.
 """
 
@@ -64,7 +65,9 @@ def review_upload(job: Job) -> Outcome:
 
         from ..review import review
 
-        result = review(doc, kind=job.kind, lang=job.lang, engine=job.engine)
+        result = review(
+            doc, kind=job.kind, lang=job.lang, engine=job.engine, llm_options=_llm_options(job)
+        )
         reviewed = time.perf_counter()
         out.timings["review_ms"] = _ms(reviewed - parsed)
         out.body = _render(result, job)
@@ -112,6 +115,18 @@ def warm_up() -> None:
     )
     if outcome.status != 200:
         raise RuntimeError(f"the warm-up review failed: {outcome.error} {outcome.crash}")
+
+
+def _llm_options(job: Job):
+    """For the LLM engine: the endpoint from the environment, and no answer cache (answers
+    quote the document, and a web upload leaves nothing on disk)."""
+    from .. import config
+
+    if job.engine == "llm" or (job.engine == "auto" and config.llm_configured()):
+        from ..llm import LLMOptions
+
+        return LLMOptions.from_env(use_cache=False)
+    return None
 
 
 def unsupported_type(data: bytes) -> bool:
