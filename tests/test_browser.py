@@ -196,6 +196,18 @@ def test_too_big_is_refused_before_sending_and_errors_lead_back(server, new_page
     assert not page.csp_errors, page.csp_errors
 
 
+def test_too_big_without_javascript_gets_the_413_page(server, new_page, tmp_path):
+    page = new_page(javascript=False)
+    page.goto(server.url + "/?lang=ja")
+    big = tmp_path / "huge.pdf"
+    big.write_bytes(b"%PDF-1.7\n" + b"0" * (12 * 1024 * 1024))
+    page.set_input_files("#file", str(big))
+    page.get_by_role("button", name="レビューする").click()
+    page.wait_for_selector(".error")
+    assert page.locator("h1").inner_text() == "ファイルが大きすぎます"
+    assert "上限は2 MBです" in page.locator(".error").inner_text()
+
+
 def test_narrow_screen(server, new_page):
     page = new_page(width=375, height=740)
     page.goto(server.url + "/?lang=ja")

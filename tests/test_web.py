@@ -345,6 +345,42 @@ def test_504_abandons_the_review_and_keeps_serving(slow_server):
     assert codes == [200] * 4
 
 
+def test_a_worker_that_dies_is_a_500_and_is_replaced(tmp_path):
+    import os
+    import signal
+    import threading
+
+    srv = Server(tmp_path, REVIEWER_WORKERS="1")
+    try:
+        (worker,) = srv.worker_pids()
+        big = "# PoC計画\n" + "".join(
+            f"## {i}. 検証\n請求センターでは一次回答に平均{i % 50}分を要し、担当者{i % 9}名が確認する。\n"
+            for i in range(8000)
+        )
+        answers = []
+        thread = threading.Thread(
+            target=lambda: answers.append(post(srv, "/api/review", "long.md", big.encode()))
+        )
+        thread.start()
+        time.sleep(0.5)  # the review is under way (it takes seconds)
+        os.kill(worker, signal.SIGKILL)  # as the kernel's OOM killer would
+        thread.join(30)
+        (r,) = answers
+        assert r.status_code == 500
+        assert r.json() == {
+            "error": "the review process stopped unexpectedly; the error has been logged"
+        }
+        assert_alive(srv)
+        deadline = time.monotonic() + 30
+        while post(srv, "/api/review", DOCX.name, DOCX.read_bytes()).status_code != 200:
+            assert time.monotonic() < deadline, srv.log()
+            time.sleep(0.2)
+        assert srv.worker_pids() and worker not in srv.worker_pids()
+        assert "review failed" in srv.log() and "worker died" in srv.log()
+    finally:
+        srv.stop()
+
+
 # ---------------------------------------------------------------- the token
 
 

@@ -66,7 +66,8 @@ class Server:
         raise RuntimeError(f"server did not start: {self.log()}")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text("utf-8", "replace")
 
     def worker_pids(self) -> set[int]:

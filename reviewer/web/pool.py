@@ -95,11 +95,6 @@ class WorkerPool:
         self._background: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    def pids(self) -> list[int]:
-        """The worker processes' ids (for the load benchmark's memory figures)."""
-        workers = list(self._busy) + list(self._idle._queue)  # type: ignore[attr-defined]
-        return [w.process.pid for w in workers if w.process.pid]
-
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         workers = await asyncio.gather(
