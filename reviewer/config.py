@@ -69,3 +69,31 @@ LLM_ATTEMPTS = 4  # tries per call on 429, 5xx, timeouts and connection errors
 CHUNK_TOKENS = 500  # retrieval grain
 LONG_DOCUMENT_TOKENS = 10_000  # from here, prompt tokens stay within 1.5x the document's
 GROUP_MAX_TOKENS = 24_000  # document text in one call, whatever the budget
+
+# Parsing runs in a child process with these limits (README "Limits").
+PARSE_TIMEOUT_S = 60.0  # REVIEWER_PARSE_TIMEOUT
+PARSE_MEMORY_MB = 2048  # REVIEWER_PARSE_MEMORY_MB, on top of what the process already maps
+
+
+def parse_timeout() -> float:
+    return positive_env("REVIEWER_PARSE_TIMEOUT", PARSE_TIMEOUT_S)
+
+
+def parse_memory_mb() -> int:
+    return int(positive_env("REVIEWER_PARSE_MEMORY_MB", PARSE_MEMORY_MB))
+
+
+def positive_env(name: str, default: float) -> float:
+    """A positive number from the environment, or the default; a bad value is a usage error."""
+    from .errors import UsageError
+
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise UsageError(f"{name}={value!r} is not a number") from None
+    if number <= 0:
+        raise UsageError(f"{name} must be positive")
+    return number

@@ -119,10 +119,10 @@ class LLMOptions:
             base_url=env.get("OPENAI_BASE_URL") or None,
             # Local servers (vLLM, Ollama, llama.cpp) take any key; the client insists on one.
             api_key=env.get("OPENAI_API_KEY") or "not-needed",
-            timeout=_env_float("REVIEWER_LLM_TIMEOUT", config.LLM_TIMEOUT_S),
-            deadline=_env_float("REVIEWER_LLM_DEADLINE", config.LLM_DEADLINE_S),
+            timeout=config.positive_env("REVIEWER_LLM_TIMEOUT", config.LLM_TIMEOUT_S),
+            deadline=config.positive_env("REVIEWER_LLM_DEADLINE", config.LLM_DEADLINE_S),
             concurrency=concurrency
-            or int(_env_float("REVIEWER_CONCURRENCY", config.LLM_CONCURRENCY)),
+            or int(config.positive_env("REVIEWER_CONCURRENCY", config.LLM_CONCURRENCY)),
             samples=samples,
             cache_dir=(cache_dir or config.cache_dir()) if use_cache else None,
             redact=redact,
@@ -135,19 +135,6 @@ class LLMOptions:
 
     def temperature(self) -> float:
         return 0.0 if self.samples == 1 else SAMPLE_TEMPERATURE
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise LLMError(f"{name}={value!r} is not a number") from None
-    if number <= 0:
-        raise LLMError(f"{name} must be positive")
-    return number
 
 
 # ---------------------------------------------------------------------------------------------

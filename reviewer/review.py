@@ -66,9 +66,9 @@ def review(
     if isinstance(source, Document):
         doc = source
     else:
-        from .parse import parse_file
+        from .sandbox import parse_isolated
 
-        doc = parse_file(source)
+        doc = parse_isolated(source)
     rubric = rubric or load_rubric()
     report_lang: ReportLanguage = lang or ("en" if doc.language == "en" else "ja")  # type: ignore[assignment]
 

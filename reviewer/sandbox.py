@@ -1,0 +1,126 @@
+"""Parsing in a child process with a wall-clock limit and an address-space limit.
+
+Parsers of hostile files can spin, recurse or allocate without end, and a thread cannot stop
+them (pypdf has no timeout of its own). So the parse runs in a forked child: past the deadline
+it is killed, past the memory limit its allocations fail, and either way the caller gets a
+ParseError with a one-line reason while the process (or the server) carries on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import multiprocessing as mp
+import os
+import resource
+import sys
+from pathlib import Path
+
+from . import config
+from .errors import ParseError
+from .models import Document
+
+
+def parse_isolated(
+    path: str | Path,
+    *,
+    name: str | None = None,
+    timeout: float | None = None,
+    memory_mb: int | None = None,
+) -> Document:
+    """parse_file in a child process; a file that takes too long or too much memory is refused."""
+    timeout = timeout or config.parse_timeout()
+    memory_mb = memory_mb or config.parse_memory_mb()
+    shown = str(path)
+    if not _can_fork():
+        from .parse import parse_file
+
+        return parse_file(path, name=name)
+    ctx = mp.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(sender, str(path), name, memory_mb), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout):
+            raise ParseError(
+                shown,
+                f"parsing took longer than {timeout:g} s and was stopped; the file may be damaged "
+                "or built to stall parsers (REVIEWER_PARSE_TIMEOUT raises the limit)",
+            )
+        try:
+            status, payload = receiver.recv()
+        except (EOFError, OSError):
+            child.join(5)
+            raise ParseError(shown, _death(child.exitcode, memory_mb)) from None
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+    if status == "ok":
+        return payload
+    if status == "error":
+        raise ParseError(shown, payload)
+    if status == "memory":
+        raise ParseError(shown, _memory(memory_mb))
+    raise ParseError(shown, f"the parser failed on this file ({payload}); it may be damaged")
+
+
+def _child(sender, path: str, name: str | None, memory_mb: int) -> None:
+    faulthandler.disable()  # a crash in C code is reported as one line, not a stack dump
+    try:
+        _limit_memory(memory_mb)
+        from .parse import parse_file
+
+        doc = parse_file(path, name=name)
+        message: tuple[str, object] = ("ok", doc)
+    except ParseError as exc:
+        message = ("error", exc.reason)
+    except MemoryError:
+        message = ("memory", None)
+    except RecursionError:
+        message = ("error", "the file nests too deeply to parse; it may be damaged or hostile")
+    except BaseException as exc:  # noqa: BLE001 - whatever a hostile file provokes, report it
+        message = ("crash", type(exc).__name__)
+    try:
+        sender.send(message)
+    except MemoryError:
+        sender.send(("memory", None))
+    finally:
+        sender.close()
+        # Skip the interpreter's exit handlers inherited from the parent (atexit, logging).
+        os._exit(0)
+
+
+def _limit_memory(memory_mb: int) -> None:
+    """Cap the child's address space at what it already maps plus the budget."""
+    current = _mapped_bytes()
+    limit = current + memory_mb * 1024 * 1024
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _mapped_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _can_fork() -> bool:
+    return sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
+
+
+def _memory(memory_mb: int) -> str:
+    return (
+        f"parsing needed more than {memory_mb} MB and was stopped; the file may be a "
+        "decompression bomb (REVIEWER_PARSE_MEMORY_MB raises the limit)"
+    )
+
+
+def _death(exitcode: int | None, memory_mb: int) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"the parser crashed on this file (signal {-exitcode}); it may be damaged or hostile"
+    return _memory(memory_mb) if exitcode == 1 else "the parser stopped without an answer"
