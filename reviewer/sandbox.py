@@ -70,7 +70,7 @@ def parse_isolated(
 def _child(sender, path: str, name: str | None, memory_mb: int) -> None:
     faulthandler.disable()  # a crash in C code is reported as one line, not a stack dump
     try:
-        _limit_memory(memory_mb)
+        limit_memory(memory_mb)
         from .parse import parse_file
 
         doc = parse_file(path, name=name)
@@ -93,8 +93,8 @@ def _child(sender, path: str, name: str | None, memory_mb: int) -> None:
         os._exit(0)
 
 
-def _limit_memory(memory_mb: int) -> None:
-    """Cap the child's address space at what it already maps plus the budget."""
+def limit_memory(memory_mb: int) -> None:
+    """Cap this process's address space at what it already maps plus the budget."""
     current = _mapped_bytes()
     limit = current + memory_mb * 1024 * 1024
     with contextlib.suppress(ValueError, OSError):

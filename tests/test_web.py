@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import httpx
 import pytest
@@ -379,6 +380,17 @@ def test_a_worker_that_dies_is_a_500_and_is_replaced(tmp_path):
         assert "review failed" in srv.log() and "worker died" in srv.log()
     finally:
         srv.stop()
+
+
+def test_workers_run_under_an_address_space_limit(server):
+    """A hostile upload that allocates without end fails in its worker, not on the machine."""
+    for pid in server.worker_pids():
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        line = next(x for x in limits.splitlines() if x.startswith("Max address space"))
+        soft = line.split()[3]
+        assert soft != "unlimited"
+        # what the worker maps after warming up, plus the budget (REVIEWER_PARSE_MEMORY_MB)
+        assert 2048 * 2**20 < int(soft) < 2048 * 2**20 + 4 * 2**30
 
 
 # ---------------------------------------------------------------- the token

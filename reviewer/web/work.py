@@ -115,6 +115,12 @@ def warm_up() -> None:
     )
     if outcome.status != 200:
         raise RuntimeError(f"the warm-up review failed: {outcome.error} {outcome.crash}")
+    # From here on an upload that allocates without end fails with MemoryError (a 422) in this
+    # worker instead of taking the machine's memory.
+    from .. import config
+    from ..sandbox import limit_memory
+
+    limit_memory(config.parse_memory_mb())
 
 
 def _llm_options(job: Job):
