@@ -13,7 +13,21 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ..models import CriterionResult, Evidence, RedFlag, Review
-from .labels import LEVEL_MAX, STATUS_MARK, Strings, level_bar, location, lowering_flags
+from .labels import (
+    LEVEL_MAX,
+    STATUS_MARK,
+    Strings,
+    engine_name,
+    injection_effects,
+    injection_statement,
+    level_bar,
+    llm_fields,
+    location,
+    lowering_flags,
+    rules_level_note,
+    samples_note,
+    usage_fields,
+)
 
 TEMPLATE = "report.html.j2"
 
@@ -77,6 +91,12 @@ def render_html(review: Review, s: Strings, links: Sequence[Link] = ()) -> str:
     def flags(c: CriterionResult) -> list[RedFlag]:
         return lowering_flags(review, c)
 
+    def rules_note(c: CriterionResult) -> str | None:
+        return rules_level_note(c, s)
+
+    def sampled(c: CriterionResult) -> str | None:
+        return samples_note(c, s)
+
     return (
         _environment()
         .get_template(TEMPLATE)
@@ -89,6 +109,14 @@ def render_html(review: Review, s: Strings, links: Sequence[Link] = ()) -> str:
             mark=STATUS_MARK,
             loc=loc,
             flags=flags,
+            rules_note=rules_note,
+            sampled=sampled,
+            engine=engine_name(review, s),
+            llm_fields=llm_fields(review, s),
+            usage=usage_fields(review, s),
+            injection_headline=injection_statement(review, s, headline=True),
+            injection_statement=injection_statement(review, s),
+            injection_effects=injection_effects(review, s),
             links=list(links),
         )
     )

@@ -5,7 +5,20 @@ from __future__ import annotations
 import re
 
 from ..models import CriterionResult, Evidence, RedFlag, Review
-from .labels import STATUS_MARK, Strings, level_bar, location, lowering_flags
+from .labels import (
+    STATUS_MARK,
+    Strings,
+    engine_name,
+    injection_effects,
+    injection_statement,
+    level_bar,
+    llm_fields,
+    location,
+    lowering_flags,
+    rules_level_note,
+    samples_note,
+    usage_fields,
+)
 
 # Characters that start emphasis, code, links, raw HTML, entities, tables, strikethrough,
 # math or headings anywhere in a line. A backslash before ASCII punctuation is always literal.
@@ -71,7 +84,7 @@ def _headline(review: Review, s: Strings) -> list[str]:
     if ov.scenario_title:
         out.append(f"**{esc(L['scenario'])}:** {inline(ov.scenario_title)}")
     if review.injection.detected:
-        out.append(_alert("CAUTION", L["injection"], L["injection_detected"]))
+        out.append(_alert("CAUTION", L["injection"], injection_statement(review, s, headline=True)))
     if not review.document.ai_related:
         out.append(_alert("WARNING", None, L["not_ai"]))
     if ov.reasons:
@@ -92,7 +105,8 @@ def _document(review: Review, s: Strings) -> list[str]:
         (L["format"], esc(doc.format)),
         (L["blocks"], str(doc.blocks)),
         (L["sha256"], code(doc.sha256)),
-        (L["engine"], esc(s.engine[review.engine])),
+        (L["engine"], esc(engine_name(review, s))),
+        *((label, inline(value)) for label, value in llm_fields(review, s)),
     ]
     return [f"## {esc(L['document'])}", "\n".join(f"- **{esc(k)}:** {v}" for k, v in rows)]
 
@@ -112,12 +126,21 @@ def _summary(review: Review, s: Strings) -> list[str]:
 
 def _criterion(review: Review, c: CriterionResult, s: Strings) -> list[str]:
     L = s.labels
+    rules = rules_level_note(c, s)
+    samples = samples_note(c, s)
     out = [
-        f"### {code(c.id)} {inline(c.title)} — {_level(c.level, s)}",
+        f"### {code(c.id)} {inline(c.title)} — {_level(c.level, s)}"
+        + (f" ({esc(rules)})" if rules else ""),
         f"*{esc(L['chapter'])}: {inline(c.chapter)} · {esc(L['source'])}: "
         f"{esc(s.source[c.source])} · {esc(L['weight'])}: {c.weight:g}*",
-        f"**{esc(L['evidence'])}**",
     ]
+    if samples:
+        out.append(f"*{esc(samples)}*")
+    if c.disagreement:
+        out.append(_alert("WARNING", f"⚠ {L['disagreement']}", c.disagreement))
+    if c.fallback:
+        out.append(_alert("NOTE", L["fallback"], c.fallback))
+    out.append(f"**{esc(L['evidence'])}**")
     if c.evidence:
         out += [_quote(ev, review, s) for ev in c.evidence]
     else:
@@ -161,34 +184,34 @@ def _injection(review: Review, s: Strings) -> list[str]:
     inj = review.injection
     out = [f"## {esc(L['injection'])}"]
     if inj.detected:
-        out.append(_alert("CAUTION", None, L["injection_detected"]))
+        out.append(_alert("CAUTION", None, injection_statement(review, s)))
     elif not inj.evidence:
         out.append(esc(L["injection_none"]))
     out += [_quote(ev, review, s) for ev in inj.evidence]
+    if inj.influenced:
+        out.append(f"**{esc(L['injection_influenced'])}**")
+        out.append(_bullets(injection_effects(review, s)))
     return out
 
 
 def _footer(review: Review, s: Strings) -> list[str]:
     L = s.labels
-    u = review.usage
+    usage = usage_fields(review, s)
     return [
         f"## {esc(L['warnings'])}",
         _bullets(review.warnings) if review.warnings else "—",
         f"## {esc(L['usage'])}",
         "\n".join(
             [
-                "| " + " | ".join(esc(L[k]) for k in _USAGE) + " |",
-                "|" + "---:|" * len(_USAGE),
-                "| " + " | ".join(f"{getattr(u, k):,}" for k in _USAGE) + " |",
+                "| " + " | ".join(esc(label) for label, _ in usage) + " |",
+                "|" + "---:|" * len(usage),
+                "| " + " | ".join(value for _, value in usage) + " |",
             ]
         ),
         "---",
         f"*{esc(L['rubric_version'])}: {code(review.rubric_version)} · "
         f"{esc(L['schema_version'])}: {review.schema_version}*",
     ]
-
-
-_USAGE = ("llm_calls", "prompt_tokens", "completion_tokens", "cache_hits")
 
 
 def _bullets(items: list[str]) -> str:

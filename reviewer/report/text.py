@@ -6,6 +6,7 @@ import io
 from collections.abc import Iterator
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.panel import Panel
@@ -14,7 +15,20 @@ from rich.table import Table
 from rich.text import Text
 
 from ..models import CriterionResult, Evidence, RedFlag, Review
-from .labels import STATUS_MARK, Strings, level_bar, location, lowering_flags
+from .labels import (
+    STATUS_MARK,
+    Strings,
+    engine_name,
+    injection_effects,
+    injection_statement,
+    level_bar,
+    llm_fields,
+    location,
+    lowering_flags,
+    rules_level_note,
+    samples_note,
+    usage_fields,
+)
 
 WIDTH = 80
 
@@ -42,7 +56,7 @@ def render_text(review: Review, s: Strings, *, color: bool, width: int = WIDTH) 
         emoji=False,
         highlight=False,
     )
-    for part in _report(review, s):
+    for part in _report(review, s, width):
         console.print(part)
     if color:
         return out.getvalue()
@@ -50,7 +64,7 @@ def render_text(review: Review, s: Strings, *, color: bool, width: int = WIDTH) 
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
 
 
-def _report(review: Review, s: Strings) -> Iterator[RenderableType]:
+def _report(review: Review, s: Strings, width: int) -> Iterator[RenderableType]:
     yield from _headline(review, s)
     yield from _document(review, s)
     yield _section(s.labels["summary"])
@@ -59,7 +73,7 @@ def _report(review: Review, s: Strings) -> Iterator[RenderableType]:
     for i, criterion in enumerate(review.criteria):
         if i:
             yield Text()
-        yield from _criterion(review, criterion, s)
+        yield from _criterion(review, criterion, s, width)
     yield from _red_flags(review, s)
     yield from _injection(review, s)
     yield from _footer(review, s)
@@ -98,7 +112,7 @@ def _headline(review: Review, s: Strings) -> Iterator[RenderableType]:
         yield Text.assemble((f"{L['scenario']}: ", "bold"), (ov.scenario_title, "magenta"))
     if review.injection.detected:
         yield Panel(
-            Text(L["injection_detected"]),
+            Text(injection_statement(review, s, headline=True)),
             title=Text(L["injection"], style="bold"),
             title_align="left",
             border_style="bold red",
@@ -125,7 +139,8 @@ def _document(review: Review, s: Strings) -> Iterator[RenderableType]:
             (L["format"], doc.format),
             (L["blocks"], str(doc.blocks)),
             (L["sha256"], doc.sha256),
-            (L["engine"], s.engine[review.engine]),
+            (L["engine"], engine_name(review, s)),
+            *llm_fields(review, s),
         ]
     )
 
@@ -142,10 +157,19 @@ def _summary(review: Review, s: Strings) -> Table:
     return table
 
 
-def _criterion(review: Review, c: CriterionResult, s: Strings) -> Iterator[RenderableType]:
+def _criterion(
+    review: Review, c: CriterionResult, s: Strings, width: int
+) -> Iterator[RenderableType]:
     L = s.labels
+    title = Text.assemble((c.id, "bold"), "  ", c.title, "  ", _level(c.level, s))
+    rules = rules_level_note(c, s)
+    # The rules' level stands beside the level, unless the rule would cut it off (it keeps
+    # width - 2 cells for its title); then it opens the body.
+    rules_beside = rules and title.cell_len + cell_len(rules) + 4 <= width - 2
+    if rules_beside:
+        title.append(f"  ({rules})", style="dim")
     yield Rule(
-        Text.assemble((c.id, "bold"), "  ", c.title, "  ", _level(c.level, s)),
+        title,
         align="left",
         characters="╌",
         style=LEVEL_STYLE[c.level],
@@ -157,6 +181,23 @@ def _criterion(review: Review, c: CriterionResult, s: Strings) -> Iterator[Rende
             style="dim",
         )
     ]
+    if rules and not rules_beside:
+        body.insert(0, Text(f"({rules})", style="dim"))
+    samples = samples_note(c, s)
+    if samples:
+        body.append(Text(samples, style="dim"))
+    if c.disagreement:
+        body.append(
+            Panel(
+                Text(c.disagreement, style="bold red"),
+                title=Text(f"⚠ {L['disagreement']}", style="bold red"),
+                title_align="left",
+                border_style="bold red",
+                box=box.HEAVY,
+            )
+        )
+    if c.fallback:
+        body.append(Text.assemble((f"{L['fallback']}: ", "bold yellow"), (c.fallback, "yellow")))
     body.append(Text(L["evidence"], style="bold"))
     if c.evidence:
         body.append(_list([_quote(ev, review, s) for ev in c.evidence]))
@@ -208,27 +249,22 @@ def _injection(review: Review, s: Strings) -> Iterator[RenderableType]:
     inj = review.injection
     yield _section(L["injection"], style="bold red" if inj.detected else "bold")
     if inj.detected:
-        yield Padding(Text(L["injection_detected"], style="bold red"), (0, 0, 0, 2))
+        yield Padding(Text(injection_statement(review, s), style="bold red"), (0, 0, 0, 2))
     elif not inj.evidence:
         yield _list([Text(L["injection_none"])])
     if inj.evidence:
         yield _list([_quote(ev, review, s) for ev in inj.evidence])
+    if inj.influenced:
+        yield Padding(Text(L["injection_influenced"], style="bold red"), (0, 0, 0, 2))
+        yield _list([Text(effect) for effect in injection_effects(review, s)])
 
 
 def _footer(review: Review, s: Strings) -> Iterator[RenderableType]:
     L = s.labels
     yield _section(L["warnings"])
     yield _list([Text(w) for w in review.warnings] or [Text("—")])
-    u = review.usage
     yield _section(L["usage"])
-    yield _fields(
-        [
-            (L["llm_calls"], f"{u.llm_calls:,}"),
-            (L["prompt_tokens"], f"{u.prompt_tokens:,}"),
-            (L["completion_tokens"], f"{u.completion_tokens:,}"),
-            (L["cache_hits"], f"{u.cache_hits:,}"),
-        ]
-    )
+    yield _fields(usage_fields(review, s))
     yield Rule(style="dim")
     yield Text(
         f"{L['rubric_version']}: {review.rubric_version} · "
