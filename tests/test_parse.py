@@ -370,6 +370,40 @@ def test_pdf_page_limit(monkeypatch: pytest.MonkeyPatch) -> None:
         parse_file(FIXTURES / "ja_plan.pdf")
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        FIXTURES / "ja_plan.pdf",
+        FIXTURES / "en_plan.pdf",
+        Path(__file__).parent.parent / "samples" / "ja-vendor-proposal-marunage.pdf",
+    ],
+)
+def test_pdf_fonts_shared_across_pages_read_the_same(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fonts decoded once per document give exactly the blocks of fonts decoded on every page."""
+    from reviewer.parse import pdf
+
+    shared = parse_file(path)
+    monkeypatch.setattr(pdf, "_share_fonts_in_pypdf", lambda: False)
+    assert parse_file(path) == shared
+
+
+def test_pdf_font_sharing_stays_inside_a_parse() -> None:
+    """Outside a parse (and in other threads) pypdf builds a new Font on every call, as before."""
+    from pypdf import PdfReader
+    from pypdf.generic._font import Font
+
+    from reviewer.parse import pdf
+
+    parse_file(FIXTURES / "en_plan.pdf")  # installs the wrapper
+    reader = PdfReader(FIXTURES / "en_plan.pdf")
+    font = next(iter(reader.pages[0]["/Resources"]["/Font"].values())).get_object()
+    assert Font.from_font_resource(font) is not Font.from_font_resource(font)
+    with pdf._shared_fonts():
+        assert Font.from_font_resource(font) is Font.from_font_resource(font)
+
+
 # --- DOCX ---------------------------------------------------------------------------------------
 
 

@@ -15,8 +15,11 @@ import statistics
 import threading
 from collections import Counter
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import reduce, wraps
 from io import BytesIO
+from operator import add, itemgetter
 from typing import Any
 
 from .. import config
@@ -47,9 +50,10 @@ STYLED_HEADING_MAX_WIDTH = 90  # display columns
 CELL_GAP_EM = 2.0
 _WORD_PROCESSOR = re.compile(r"Microsoft|\bWord\b|LibreOffice|OpenOffice|Writer|Google|Pages", re.I)
 _PUA = re.compile(r"[\ue000-\uf8ff]+\s*")
+_RUNS_OF_SPACES = re.compile(r"[ \u00a0]{2,}")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frag:
     text: str
     x: float
@@ -63,7 +67,7 @@ class _Frag:
         return _em_width(self.text if text is None else text, self.metrics) * self.size
 
 
-@dataclass
+@dataclass(slots=True)
 class _PLine:
     frags: list[_Frag] = field(default_factory=list)
     page: int = 0
@@ -78,14 +82,16 @@ class _PLine:
     def finish(self) -> None:
         self.raw = "".join(f.text for f in self.frags).rstrip()
         self.text = _join_frags(self.frags).rstrip()
-        sizes: Counter[float] = Counter()
+        sizes: dict[float, int] = {}
         bold = total = 0
         for f in self.frags:
             n = len(f.text.strip())
-            sizes[round(f.size * 2) / 2] += n
+            key = round(f.size * 2) / 2
+            sizes[key] = sizes.get(key, 0) + n
             total += n
             bold += n if f.bold else 0
-        self.size = sizes.most_common(1)[0][0] if total else 0.0
+        # The most characters; the first size seen among equals (as Counter.most_common).
+        self.size = max(sizes.items(), key=itemgetter(1))[0] if total else 0.0
         self.bold = total > 0 and bold / total >= 0.6
         visible = [f for f in self.frags if f.text.strip()]
         if visible:
@@ -147,24 +153,49 @@ def _typeset_gap(prev: _Frag, a: str, f: _Frag, b: str) -> bool:
     return gap < 0.8 * size
 
 
-_Widths = tuple[dict[str, float], float | None]
+class _CharWidths(dict):
+    """Advance per character in ems, filled on first use: the font's width where it lists one,
+    else an estimate (a space, a full-width character, anything else)."""
+
+    def __init__(self, table: dict[str, float], default: float | None):
+        super().__init__()
+        self.table = table
+        self.default = default
+
+    def __missing__(self, c: str) -> float:
+        known = self.table.get(c)
+        if known:
+            w = known
+        elif c == " ":
+            w = 0.28
+        elif is_cjk(c) or display_width(c) == 2:
+            w = self.default if self.default and self.default >= 0.5 else 1.0
+        else:
+            w = 0.55
+        self[c] = w
+        return w
+
+
+class _Widths(tuple):
+    """(widths by character, default width) of one font, with the per-character lookup."""
+
+    def __new__(cls, table: dict[str, float], default: float | None) -> _Widths:
+        self = super().__new__(cls, (table, default))
+        self.chars = _CharWidths(table, default)
+        return self
+
+    def __getnewargs__(self) -> tuple[dict[str, float], float | None]:  # copy and pickle
+        return (self[0], self[1])
+
+
+_ESTIMATES = _CharWidths({}, None)  # for text whose font is not known
 
 
 def _em_width(text: str, metrics: _Widths | None = None) -> float:
     """Advance of a string in ems: the font's own widths where known, else an estimate."""
-    table, default = metrics if metrics else ({}, None)
-    w = 0.0
-    for c in text:
-        known = table.get(c)
-        if known:
-            w += known
-        elif c == " ":
-            w += 0.28
-        elif is_cjk(c) or display_width(c) == 2:
-            w += default if default and default >= 0.5 else 1.0
-        else:
-            w += 0.55
-    return w
+    # Added up from 0.0 left to right, as a loop would.
+    chars = metrics.chars if metrics is not None else _ESTIMATES
+    return reduce(add, map(chars.__getitem__, text), 0.0)
 
 
 class _FontWidths:
@@ -172,6 +203,17 @@ class _FontWidths:
 
     def __init__(self) -> None:
         self._cache: dict[int, tuple[Any, _Widths | None]] = {}
+        self._bold: dict[int, tuple[Any, bool]] = {}
+
+    def bold(self, font: Any) -> bool:
+        """Does the font's name say bold? (Raises as reading the name does, on a broken font.)"""
+        hit = self._bold.get(id(font))
+        if hit is not None and hit[0] is font:
+            return hit[1]
+        base = str(font.get("/BaseFont", "")) if font else ""
+        bold = bool(_BOLD_FONT.search(base))
+        self._bold[id(font)] = (font, bold)
+        return bold
 
     def get(self, font: Any) -> _Widths | None:
         if font is None:
@@ -193,7 +235,7 @@ class _FontWidths:
                 if isinstance(u, str) and len(u) == 1:
                     table[u] = float(w) / 1000
             default = f.character_widths.get("default")
-            widths = (table, float(default) / 1000 if default else None)
+            widths = _Widths(table, float(default) / 1000 if default else None)
         except Exception:
             widths = None
         self._cache[id(font)] = (font, widths)
@@ -203,7 +245,7 @@ class _FontWidths:
 def parse(data: bytes, name: str) -> Parsed:
     """Parse PDF bytes into blocks with page numbers and heading paths."""
     warnings: list[str] = []
-    with _pypdf_log() as log:
+    with _pypdf_log() as log, _shared_fonts():
         pages, page_height, producer = _extract(data, name, warnings)
     if log.records:
         warnings.append("the PDF has structural errors; text was recovered where possible")
@@ -305,12 +347,14 @@ def _extract(data: bytes, name: str, warnings: list[str]) -> tuple[list[list[_PL
                 x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
                 y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
                 scale = math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3]) or 1.0
-                base = str(font.get("/BaseFont", "")) if font else ""
+                bold = fonts.bold(font)
             except Exception:  # odd matrices or font dictionaries: keep the text anyway
                 x = y = 0.0
-                scale, base = 1.0, ""
-            bold = bool(_BOLD_FONT.search(base))
+                scale, bold = 1.0, False
             metrics = fonts.get(font)
+            if "\n" not in text:  # most runs: one piece of one line
+                lines[-1].frags.append(_Frag(text, x, y, float(size or 0) * scale, bold, metrics))
+                return
             for j, part in enumerate(text.split("\n")):
                 if j:
                     lines.append(_PLine(page=lines[0].page))
@@ -431,10 +475,17 @@ def _to_flow_lines(pages: list[list[_PLine]]) -> list[Line]:
     pitch = _line_pitch(text_lines, body_size)
 
     breaks = [False] * len(plines)
+    # The next line with text after each line (None after the last one).
+    following: list[int | None] = [None] * len(plines)
+    upcoming: int | None = None
+    for i in range(len(plines) - 1, -1, -1):
+        following[i] = upcoming
+        if plines[i].text.strip():
+            upcoming = i
     for i, ln in enumerate(plines):
         if not ln.text.strip():
             continue
-        j = next((j for j in range(i + 1, len(plines)) if plines[j].text.strip()), None)
+        j = following[i]
         if j is None:
             continue
         nxt = plines[j]
@@ -457,7 +508,7 @@ def _to_flow_lines(pages: list[list[_PLine]]) -> list[Line]:
         # Symbol-font bullets (Wingdings) come out as private-use characters: a marker, not text.
         marker = bool(_PUA.match(raw.lstrip()))
         text = _PUA.sub("", raw).strip()
-        text = despace_cjk(re.sub(r"[ \u00a0]{2,}", " ", text))
+        text = despace_cjk(_RUNS_OF_SPACES.sub(" ", text))
         flow.append(
             Line(
                 text=text,
@@ -938,6 +989,63 @@ def _expand_tables(blocks: list[Block], tables: dict[str, _Table]) -> list[Block
             if header is None:
                 header = text
     return out
+
+
+# --- pypdf's fonts --------------------------------------------------------------------------------
+
+# pypdf decodes every font of a page (its widths and ToUnicode map) again on each page, which is a
+# quarter of the extraction time of a long document whose pages share their fonts. While a PDF is
+# parsed here, Font.from_font_resource returns the Font already built for the same font dictionary
+# of the same document (pypdf only reads a Font during extraction, and sets its space width to
+# the same value on every page). Elsewhere, and in other threads, it behaves as before.
+_FONTS: ContextVar[dict[int, tuple[Any, Any]] | None] = ContextVar(
+    "reviewer_pdf_fonts", default=None
+)
+_FONTS_LOCK = threading.Lock()
+
+
+def _share_fonts_in_pypdf() -> bool:
+    """Wrap pypdf's Font.from_font_resource once; False if this pypdf has no such method."""
+    try:
+        from pypdf.generic._font import Font  # not public API: without it, nothing is shared
+    except ImportError:
+        return False
+    with _FONTS_LOCK:
+        current = Font.__dict__.get("from_font_resource")
+        if not isinstance(current, classmethod):
+            return False
+        if getattr(current.__func__, "_reviewer_shared", False):
+            return True
+        build = current.__func__
+
+        @wraps(build)
+        def from_font_resource(cls: Any, pdf_font_dict: Any) -> Any:
+            fonts = _FONTS.get()
+            if fonts is None or cls is not Font:
+                return build(cls, pdf_font_dict)
+            hit = fonts.get(id(pdf_font_dict))
+            if hit is not None and hit[0] is pdf_font_dict:
+                return hit[1]
+            font = build(cls, pdf_font_dict)
+            fonts[id(pdf_font_dict)] = (pdf_font_dict, font)  # the key object is kept alive
+            return font
+
+        from_font_resource._reviewer_shared = True  # type: ignore[attr-defined]
+        Font.from_font_resource = classmethod(from_font_resource)  # type: ignore[method-assign]
+        return True
+
+
+@contextmanager
+def _shared_fonts():
+    """Fonts built once per document while the block runs (in this thread or task only)."""
+    if not _share_fonts_in_pypdf():
+        yield
+        return
+    token = _FONTS.set({})
+    try:
+        yield
+    finally:
+        _FONTS.reset(token)
 
 
 # --- pypdf's logging ------------------------------------------------------------------------------

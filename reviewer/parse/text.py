@@ -57,9 +57,20 @@ def is_cjk(ch: str) -> bool:
     return bool(ch) and _CJK_CHAR.match(ch) is not None
 
 
+class _WideChars(dict):
+    """1 for an East Asian wide or full-width character, else 0; looked up once per character."""
+
+    def __missing__(self, c: str) -> int:
+        wide = self[c] = 1 if unicodedata.east_asian_width(c) in "WF" else 0
+        return wide
+
+
+_WIDE = _WideChars()
+
+
 def display_width(text: str) -> int:
     """Columns a string takes in a monospaced rendering (East Asian wide characters count 2)."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return len(text) + sum(map(_WIDE.__getitem__, text))
 
 
 def prefers_cjk_latin_space(text: str) -> bool:
@@ -69,6 +80,8 @@ def prefers_cjk_latin_space(text: str) -> bool:
 
 def despace_cjk(line: str) -> str:
     """Undo letter-spacing ("調 達 仕 様 書") when most CJK neighbours in the line are spaced."""
+    if " " not in line:
+        return line  # nothing spaced
     spaced = len(_SPACED_CJK.findall(line))
     if spaced >= 3 and spaced > len(_ADJACENT_CJK.findall(line)):
         return _SPACED_CJK.sub("", line)
