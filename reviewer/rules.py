@@ -107,6 +107,8 @@ class Corpus:
 
 
 _EMPTY: frozenset[int] = frozenset()
+_NONE: dict[str, list[tuple[int, int]]] = {}
+_NO_ASPECTS: list[int] = []  # never modified
 
 
 def match_spans(regex: re.Pattern[str], text: str, first: re.Match[str]) -> list[tuple[int, int]]:
@@ -295,30 +297,45 @@ class Engine:
     kind: str
     lang: ReportLanguage
 
-    _signals: dict[int, dict[str, list[tuple[int, int]]]] = field(default_factory=dict)
+    _signals: dict[int, dict[str, list[tuple[int, int]]]] | None = None
+    _vague: dict[int, list[tuple[int, int]]] | None = None
     _sections: dict[tuple[int, tuple[str, ...]], bool] = field(default_factory=dict)
+    _block_sections: dict[tuple[int, int], bool] = field(default_factory=dict)
 
     def signals(self, unit: Unit) -> dict[str, list[tuple[int, int]]]:
         """Kinds of concrete detail in the unit itself (never its heading or table header), with spans."""
-        if unit.index not in self._signals:
-            found: dict[str, list[tuple[int, int]]] = {}
+        if self._signals is None:
+            table: dict[int, dict[str, list[tuple[int, int]]]] = {}
             for sig in self.rubric.signals.signals:
-                spans = self.corpus.hits(sig.patterns).get(unit.index)
-                if spans:
-                    found.setdefault(sig.kind, []).extend(spans)
-            self._signals[unit.index] = found
-        return self._signals[unit.index]
+                for i, spans in self.corpus.hits(sig.patterns).items():
+                    found = table.get(i)
+                    if found is None:
+                        table[i] = {sig.kind: list(spans)}
+                    else:
+                        found.setdefault(sig.kind, []).extend(spans)
+            self._signals = table
+        return self._signals.get(unit.index, _NONE)
 
     def concrete_signals(self, unit: Unit, own: list[tuple[int, int]]) -> set[str]:
         """Signal kinds found outside the criterion's own words, so 「データオーナー」 is not its own owner."""
+        found = self.signals(unit)
+        if not own:
+            return set(found)
         out = set()
-        for kind, spans in self.signals(unit).items():
-            if any(not any(s >= a and e <= b for a, b in own) for s, e in spans):
-                out.add(kind)
+        for kind, spans in found.items():
+            for s, e in spans:
+                for a, b in own:
+                    if s >= a and e <= b:
+                        break  # this span lies inside the criterion's words
+                else:
+                    out.add(kind)
+                    break
         return out
 
     def is_vague(self, unit: Unit) -> bool:
-        return unit.index in self.corpus.hits(self.rubric.signals.vague)
+        if self._vague is None:
+            self._vague = self.corpus.hits(self.rubric.signals.vague)
+        return unit.index in self._vague
 
     def negated(self, unit: Unit, start: int, end: int) -> bool:
         """Is a red-flag phrase rejected ("not a big-bang rollout", 「完全自動化ではなく」)?"""
@@ -372,12 +389,12 @@ class Engine:
             if key not in contexts:
                 contexts[key] = self._context(crit, unit, topic_hits, aspect_hits)
             topic_in_ctx, in_ctx_all = contexts[key]
-            in_unit = in_unit_map.get(index, [])
-            in_ctx = [i for i in in_ctx_all if i not in in_unit]
+            in_unit = in_unit_map.get(index, _NO_ASPECTS)
+            in_ctx = [i for i in in_ctx_all if i not in in_unit] if in_ctx_all else _NO_ASPECTS
             on_topic = (
-                unit.index in topic_hits
+                index in topic_hits
                 or topic_in_ctx
-                or len(set(in_unit) | set(in_ctx_all)) >= 2  # two aspects, its own or its heading's
+                or len(in_unit) + len(in_ctx) >= 2  # two aspects, its own or its heading's
                 or self._in_topic_section(crit, unit)
                 or self._concrete_alone(crit, unit, in_unit, aspect_hits)
             )
@@ -458,13 +475,19 @@ class Engine:
 
     def _in_topic_section(self, crit: Criterion, unit: Unit) -> bool:
         """Does any heading above the unit (not only the nearest) name the topic?"""
-        section = unit.block.location.section
-        if not section:
-            return False
-        key = (id(crit.topic), tuple(section))
-        if key not in self._sections:
-            self._sections[key] = crit.topic.search(normalize(" / ".join(section)))
-        return self._sections[key]
+        by_block = (id(crit.topic), id(unit.block))  # the sentences of a block share its answer
+        found = self._block_sections.get(by_block)
+        if found is None:
+            section = unit.block.location.section
+            if not section:
+                found = False
+            else:
+                key = (id(crit.topic), tuple(section))
+                if key not in self._sections:
+                    self._sections[key] = crit.topic.search(normalize(" / ".join(section)))
+                found = self._sections[key]
+            self._block_sections[by_block] = found
+        return found
 
     def _concrete_alone(
         self, crit: Criterion, unit: Unit, in_unit: list[int], aspect_hits: list[dict]
