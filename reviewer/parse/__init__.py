@@ -182,7 +182,17 @@ def _sniff_zip(data: bytes, name: str, shown: str) -> Format:
         with zipfile.ZipFile(BytesIO(data)) as zf:
             names = set(zf.namelist())
             mimetype = zf.read("mimetype")[:100] if "mimetype" in names else b""
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, KeyError):
+    # NotImplementedError: an unknown zip version or compression; RuntimeError: an encrypted entry.
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        KeyError,
+        NotImplementedError,
+        RuntimeError,
+    ):
         if name.lower().endswith((".docx", ".docm", ".dotx")) or b"word/" in data[:4096]:
             raise ParseError(
                 shown, "DOCX file is corrupt or truncated (not a readable zip archive)"

@@ -39,8 +39,12 @@ RT_FOOTNOTES = _RT + "footnotes"
 RT_ENDNOTES = _RT + "endnotes"
 RT_COMMENTS = _RT + "comments"
 
-# A DOCX may expand far beyond its zipped size; refuse zip bombs before reading any part.
+# A DOCX may expand far beyond its zipped size; refuse zip bombs before reading any part: the
+# total unzipped size is capped, and so is one part's compression ratio (Word's XML compresses
+# about 10:1; a bomb's filler, a thousand to one).
 UNZIPPED_LIMIT_FACTOR = 4
+MAX_RATIO = 200
+RATIO_CHECKED_FROM = 10 * 1024 * 1024  # bytes unzipped; small parts may compress as they like
 
 _HEADING_NAME = re.compile(r"^(?:heading|見出し)\s*([1-9])$")
 _TITLE_NAMES = {"title", "表題", "タイトル"}
@@ -839,6 +843,17 @@ def _check_zip(data: bytes, name: str) -> None:
             rels = zf.read("_rels/.rels") if "_rels/.rels" in zf.namelist() else b""
     except Exception as exc:
         raise ParseError(name, f"DOCX file is corrupt ({_why(exc)})") from None
+    for info in infos:
+        if (
+            info.file_size > RATIO_CHECKED_FROM
+            and info.file_size > MAX_RATIO * max(info.compress_size, 1)
+        ):
+            raise ParseError(
+                name,
+                f"DOCX part {info.filename} expands {info.file_size // max(info.compress_size, 1)} "
+                f"times when unzipped ({info.file_size / 1_048_576:.0f} MB): a zip bomb, not a "
+                "Word document",
+            )
     total = sum(i.file_size for i in infos)
     limit = UNZIPPED_LIMIT_FACTOR * config.MAX_FILE_BYTES
     if total > limit:
