@@ -87,6 +87,26 @@ class Block(BaseModel):
     header: str | None = None  # table rows: the table's header row, for context
 
 
+HiddenKind = Literal[
+    "white_text",  # font colour equal (or close) to the background
+    "tiny_font",  # 2 pt or smaller
+    "vanish",  # Word's hidden property, directly or through a style
+    "off_page",  # a shape or text placed outside the page
+    "invisible_render",  # PDF text render mode 3 (neither fill nor stroke)
+    "comment",  # Markdown/HTML comment
+    "zero_width",  # zero-width or other invisible format characters
+    "tag_chars",  # Unicode tag characters (U+E0000 block), which can spell out hidden text
+]
+
+
+class HiddenText(BaseModel):
+    """Text in the file that a reader does not see. Never credited to any criterion."""
+
+    kind: HiddenKind
+    text: str  # what it says (tag characters decoded), shortened for the report
+    location: Location
+
+
 class Document(BaseModel):
     """A parsed document: blocks in reading order with their locations."""
 
@@ -98,6 +118,7 @@ class Document(BaseModel):
     language: Language
     blocks: list[Block]
     warnings: list[str] = Field(default_factory=list)
+    hidden: list[HiddenText] = Field(default_factory=list)  # kept out of blocks
 
     def text(self) -> str:
         return "\n".join(b.text for b in self.blocks)
@@ -246,6 +267,7 @@ class Review(BaseModel):
     overall: Overall
     usage: Usage = Field(default_factory=Usage)
     llm: LLMInfo | None = None
+    hidden: list[HiddenText] = Field(default_factory=list)  # reported, never credited
     warnings: list[str] = Field(default_factory=list)
 
     def criterion(self, cid: str) -> CriterionResult:
