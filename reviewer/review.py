@@ -111,6 +111,18 @@ def review(
         criteria.append(result)
         red_flags.extend(flags)
     ai_related = is_ai_related(corpus, rubric)
+    # Each instruction addressed to the reviewer is a red flag of its own, with its quote.
+    red_flags.extend(
+        RedFlag(
+            id="INJECTION.addressed_to_reviewer",
+            criterion="INJECTION",
+            quote=e.quote,
+            location=e.location,
+            where=e.where,
+            message=rubric.settings.injection_message(report_lang),
+        )
+        for e in injection.evidence
+    )
 
     warnings = list(doc.warnings)
     usage, llm_info, engine_used = Usage(), None, "rules"

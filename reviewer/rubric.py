@@ -384,6 +384,7 @@ class Settings(Strict):
     ai_terms: Patterns
     ai_specific: list[str] = Field(default_factory=list)
     injection: Patterns
+    injection_message: Text  # the red flag raised for each instruction found
 
     @model_validator(mode="after")
     def _kinds(self) -> Settings:

@@ -66,6 +66,10 @@ def test_injection_is_found(text):
     assert any(e.quote.strip() in text for e in result.injection.evidence)
     assert all(e.location for e in result.injection.evidence)
     assert result.overall.verdict != "approve"
+    # Each instruction is also a red flag, with its quote and location.
+    flags = [f for f in result.red_flags if f.id == "INJECTION.addressed_to_reviewer"]
+    assert [f.quote for f in flags] == [e.quote for e in result.injection.evidence]
+    assert all(f.location and f.message for f in flags)
 
 
 @pytest.mark.parametrize("text", ORDINARY)
