@@ -12,6 +12,7 @@ from .models import (
     CriterionResult,
     Document,
     DocumentInfo,
+    Evidence,
     Finding,
     InjectionEffect,
     Overall,
@@ -23,6 +24,7 @@ from .models import (
 )
 from .rubric import Rubric, load_rubric
 from .rules import Engine, build_corpus, detect_injection, detect_kind, is_ai_related
+from .text import normalize, split_sentences
 
 if TYPE_CHECKING:  # the LLM stage is imported only when used: it costs seconds to import
     from .llm import Answer, LLMOptions, LLMReview, Progress
@@ -78,6 +80,8 @@ def review(
     profile = rubric.settings.profiles[doc_kind]
     rules = Engine(rubric, corpus, doc_kind, report_lang)
     injection = detect_injection(rules)
+    injection.evidence += _hidden_injection(doc, rubric, report_lang)
+    injection.detected = bool(injection.evidence)
     asking = probing = None
     if use_llm:  # the calls go out first; the rules run while the model thinks
         from .llm import LLMOptions, LLMReviewer
@@ -177,7 +181,19 @@ def review(
         warnings=warnings,
         usage=usage,
         llm=llm_info,
+        hidden=list(doc.hidden),
     )
+
+
+def _hidden_injection(doc: Document, rubric: Rubric, lang: ReportLanguage) -> list[Evidence]:
+    """Text a reader cannot see (white font, a comment, tag characters) addressed to the reviewer."""
+    cues = rubric.settings.injection
+    return [
+        Evidence(quote=h.text, location=h.location.label(lang), where=h.location)
+        for h in doc.hidden
+        if h.kind != "zero_width"  # its text is the block's, already read
+        and any(cues.search(normalize(s)) for s in split_sentences(h.text))
+    ]
 
 
 def _blocks(doc: Document, corpus, units: dict[int, list]) -> set[int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import stat
 import zipfile
 from io import BytesIO
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from .. import config
 from ..errors import ParseError
-from ..models import Document, Format
+from ..models import Block, Document, Format, HiddenText
 from ..text import detect_language
 
 __all__ = ["parse_bytes", "parse_file", "sniff"]
@@ -110,6 +111,8 @@ def _parse(data: bytes, name: str, shown: str) -> Document:
         parsed = textmod.Parsed(blocks=blocks)
         if encoding:
             parsed.warnings.append(f"decoded as {encoding}")
+    hidden: list[HiddenText] = list(getattr(parsed, "hidden", ()))
+    hidden = [*hidden, *strip_invisible(parsed.blocks)]
     blocks = [b for b in parsed.blocks if b.text.strip()]
     if not blocks:
         raise ParseError(shown, "the document contains no text")
@@ -124,8 +127,131 @@ def _parse(data: bytes, name: str, shown: str) -> Document:
         pages=parsed.pages,
         language=detect_language("\n".join(b.text for b in blocks)),
         blocks=blocks,
-        warnings=parsed.warnings,
+        warnings=parsed.warnings + _hidden_warnings(hidden),
+        hidden=_shortened(hidden),
     )
+
+
+# --- invisible characters -------------------------------------------------------------------------
+#
+# Zero-width and other invisible format characters, bidirectional controls and Unicode tag
+# characters survive NFKC. Inside a word they stop the rubric's patterns from matching what a
+# reader sees (「K\u200bPI」), and tag characters can spell out a whole message nobody sees. They are
+# taken out of every block, whatever the format; a block that had them gets one finding per kind
+# (tag characters decoded). A soft hyphen is only a hyphenation hint: removed without a finding.
+
+_ZERO_WIDTH = "\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"  # noqa: RUF001
+_TAGS = "\U000e0000-\U000e007f"
+_INVISIBLE = re.compile(f"[\u00ad{_ZERO_WIDTH}{_TAGS}]")
+_INVISIBLE_RUN = re.compile(f"[{_ZERO_WIDTH}]+")
+_TAG_RUN = re.compile(f"[{_TAGS}]+")
+# Emoji sequences use these legitimately: the zero-width joiner between pictographs (👩‍💻) and
+# tag characters after a black flag (the flags of England, Scotland, Wales).
+_EMOJI = "\u2600-\u27bf\U0001f000-\U0001faff"
+_KEPT = re.compile(
+    f"(?:(?<=[{_EMOJI}])|(?<=[{_EMOJI}]\ufe0f))\u200d(?=[{_EMOJI}])"
+    "|\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f"
+)
+SNIPPET = 60  # characters of visible text shown on each side of the first invisible one
+
+MAX_HIDDEN_ITEMS = 500
+MAX_HIDDEN_CHARS = 1000
+
+
+def strip_invisible(blocks: list[Block]) -> list[HiddenText]:
+    """Take invisible characters out of the blocks' text; one finding per block and kind."""
+    found: list[HiddenText] = []
+    cleaned = False
+    for block in blocks:
+        text = block.text
+        if not _INVISIBLE.search(text):
+            continue
+        cleaned = True
+        kept = [m.span() for m in _KEPT.finditer(text)]
+        tags = [m for m in _TAG_RUN.finditer(text) if not any(a <= m.start() < b for a, b in kept)]
+        zero = [
+            m for m in _INVISIBLE_RUN.finditer(text) if not any(a <= m.start() < b for a, b in kept)
+        ]
+        if zero:
+            found.append(
+                HiddenText(kind="zero_width", text=_marked(text, zero), location=block.location)
+            )
+        decoded = " ".join(d for d in (_decode(m.group()) for m in tags) if d.strip())
+        if decoded:
+            found.append(HiddenText(kind="tag_chars", text=decoded, location=block.location))
+        block.text = _strip(text)
+        if block.header is not None:
+            block.header = _strip(block.header)
+    if cleaned:  # section paths repeat heading texts, which were cleaned too
+        for block in blocks:
+            section = block.location.section
+            if any(_INVISIBLE.search(s) for s in section):
+                block.location.section = [_strip(s) for s in section]
+        for item in found:
+            item.location = item.location.model_copy(deep=True)
+    return found
+
+
+def _strip(text: str) -> str:
+    kept = [m.span() for m in _KEPT.finditer(text)]
+    if not kept:
+        return _INVISIBLE.sub("", text)
+    out, at = [], 0
+    for a, b in kept:
+        out.append(_INVISIBLE.sub("", text[at:a]))
+        out.append(text[a:b])
+        at = b
+    out.append(_INVISIBLE.sub("", text[at:]))
+    return "".join(out)
+
+
+def _decode(tags: str) -> str:
+    """Tag characters as the ASCII they spell (U+E0041 -> "A"); language and cancel tags dropped."""
+    return "".join(chr(ord(c) - 0xE0000) for c in tags if 0xE0020 <= ord(c) <= 0xE007E)
+
+
+def _marked(text: str, runs: list[re.Match[str]]) -> str:
+    """The block's text around its invisible characters, each run shown as ⟨U+200B×3⟩."""
+    start = max(0, runs[0].start() - SNIPPET)
+    end = min(len(text), runs[0].end() + SNIPPET)
+    out: list[str] = ["…" if start else ""]
+    at = start
+    for m in runs:
+        if m.start() >= end:
+            break
+        out.append(_strip(text[at : m.start()]))
+        counts: list[list] = []
+        for c in m.group():
+            code = f"U+{ord(c):04X}"
+            if counts and counts[-1][0] == code:
+                counts[-1][1] += 1
+            else:
+                counts.append([code, 1])
+        out.append("⟨" + " ".join(c if n == 1 else f"{c}×{n}" for c, n in counts) + "⟩")
+        at = m.end()
+    out.append(_strip(text[at:end]))
+    out.append("…" if end < len(text) else "")
+    return "".join(out)
+
+
+def _shortened(hidden: list[HiddenText]) -> list[HiddenText]:
+    """At most MAX_HIDDEN_ITEMS findings, each on one line and at most MAX_HIDDEN_CHARS long."""
+    out = hidden[:MAX_HIDDEN_ITEMS]
+    for item in out:
+        text = item.text
+        if item.kind not in ("tag_chars", "zero_width"):  # tag characters: say it in ASCII
+            text = _TAG_RUN.sub(lambda m: _decode(m.group()), text)
+        text = " ".join(_strip(text).split())
+        if len(text) > MAX_HIDDEN_CHARS:
+            text = text[: MAX_HIDDEN_CHARS - 1] + "…"
+        item.text = text
+    return [item for item in out if item.text]
+
+
+def _hidden_warnings(hidden: list[HiddenText]) -> list[str]:
+    if len(hidden) <= MAX_HIDDEN_ITEMS:
+        return []
+    return [f"{len(hidden) - MAX_HIDDEN_ITEMS} more passages of hidden text are not listed"]
 
 
 def _sniff(data: bytes, name: str, shown: str) -> Format:
