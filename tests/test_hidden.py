@@ -21,6 +21,7 @@ from docx.shared import Pt, RGBColor
 
 from reviewer.models import Document, Review
 from reviewer.parse import parse_bytes
+from reviewer.report import render
 from reviewer.review import review
 
 from .test_parse import docx_bytes
@@ -364,3 +365,25 @@ def test_emoji_sequences_keep_their_joiners() -> None:
     doc = parse_bytes(PLAN_MD.format(text).encode(), "plan.md")
     assert text in [b.text for b in doc.blocks]
     assert doc.hidden == []
+
+
+# --- reports --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html"])
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_reports_list_hidden_text_prominently(fmt: str, lang: str) -> None:
+    _, result = _review(_plan(_secret_run(_white)))
+    page = render(result, fmt, lang=lang).replace("\\", "")  # Markdown escapes "2\\."
+    label = {"ja": "読み手に見えない文字", "en": "Hidden text"}[lang]
+    kind = {"ja": "背景と同じ色の文字", "en": "font in the background colour"}[lang]
+    assert label in page and kind in page
+    assert SECRET[:20] in page
+    assert result.hidden[0].location.label(lang) in page
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html"])
+def test_reports_without_hidden_text_have_no_such_section(fmt: str) -> None:
+    _, result = _review(_plan())
+    page = render(result, fmt, lang="en")
+    assert "Hidden text" not in page

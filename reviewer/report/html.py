@@ -18,6 +18,8 @@ from .labels import (
     STATUS_MARK,
     Strings,
     engine_name,
+    hidden_headline,
+    hidden_items,
     injection_effects,
     injection_statement,
     level_bar,
@@ -117,6 +119,8 @@ def render_html(review: Review, s: Strings, links: Sequence[Link] = ()) -> str:
             injection_headline=injection_statement(review, s, headline=True),
             injection_statement=injection_statement(review, s),
             injection_effects=injection_effects(review, s),
+            hidden=hidden_items(review, s),
+            hidden_headline=hidden_headline(review, s),
             links=list(links),
         )
     )

@@ -16,6 +16,7 @@ from ..models import (
     AspectStatus,
     CriterionResult,
     Evidence,
+    HiddenKind,
     Language,
     RedFlag,
     ReportLanguage,
@@ -43,6 +44,7 @@ _SECTIONS: dict[str, tuple[Any, ...] | None] = {
     "language": get_args(Language),
     "source": get_args(Source),
     "engine": get_args(Review.model_fields["engine"].annotation),
+    "hidden": get_args(HiddenKind),
     # LLMInfo.redactions kinds (reviewer/redact.py KINDS, not imported here: its patterns cost
     # start-up time; the render tests check the two agree). An unknown kind shows as its key.
     "redaction": None,
@@ -63,6 +65,7 @@ class Strings:
     source: dict[str, str]
     redaction: dict[str, str]
     engine: dict[str, str]
+    hidden: dict[str, str]
 
     def level_name(self, level: int) -> str:
         """'2 partial' / '2 部分的'."""
@@ -225,6 +228,34 @@ def injection_effects(review: Review, s: Strings) -> list[str]:
         )
         for e in review.injection.effects
     ]
+
+
+HIDDEN_SHOWN = 300  # characters of a hidden passage quoted in the report (the JSON has more)
+
+
+@dataclass(frozen=True)
+class HiddenItem:
+    """One passage a reader cannot see, ready to show: why, what it says, where."""
+
+    kind: str
+    quote: str
+    location: str
+
+
+def hidden_items(review: Review, s: Strings) -> list[HiddenItem]:
+    """The review's hidden text, each with its kind's label and its location in `s.lang`."""
+    return [
+        HiddenItem(
+            kind=s.hidden[h.kind],
+            quote=h.text if len(h.text) <= HIDDEN_SHOWN else h.text[: HIDDEN_SHOWN - 1] + "…",
+            location=h.location.label(s.lang),
+        )
+        for h in review.hidden
+    ]
+
+
+def hidden_headline(review: Review, s: Strings) -> str:
+    return s.labels["hidden_headline"].format(n=len(review.hidden))
 
 
 def level_bar(level: int) -> str:

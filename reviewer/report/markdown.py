@@ -9,6 +9,8 @@ from .labels import (
     STATUS_MARK,
     Strings,
     engine_name,
+    hidden_headline,
+    hidden_items,
     injection_effects,
     injection_statement,
     level_bar,
@@ -53,6 +55,7 @@ def render_markdown(review: Review, s: Strings) -> str:
     for c in review.criteria:
         blocks += _criterion(review, c, s)
     blocks += _red_flags(review, s)
+    blocks += _hidden(review, s)
     blocks += _injection(review, s)
     blocks += _footer(review, s)
     return "\n\n".join(blocks) + "\n"
@@ -85,6 +88,8 @@ def _headline(review: Review, s: Strings) -> list[str]:
         out.append(f"**{esc(L['scenario'])}:** {inline(ov.scenario_title)}")
     if review.injection.detected:
         out.append(_alert("CAUTION", L["injection"], injection_statement(review, s, headline=True)))
+    if review.hidden:
+        out.append(_alert("CAUTION", L["hidden"], hidden_headline(review, s)))
     if not review.document.ai_related:
         out.append(_alert("WARNING", None, L["not_ai"]))
     if ov.reasons:
@@ -177,6 +182,22 @@ def _red_flags(review: Review, s: Strings) -> list[str]:
     else:
         out.append(esc(L["no_red_flags"]))
     return out
+
+
+def _hidden(review: Review, s: Strings) -> list[str]:
+    """Text a reader cannot see, when there is any."""
+    if not review.hidden:
+        return []
+    L = s.labels
+    items = [
+        f"- **{inline(item.kind)}**\n\n" + _blockquote(item.quote, item.location, indent="  ")
+        for item in hidden_items(review, s)
+    ]
+    return [
+        f"## {esc(L['hidden'])} ({len(review.hidden)})",
+        _alert("CAUTION", None, L["hidden_intro"]),
+        "\n\n".join(items),
+    ]
 
 
 def _injection(review: Review, s: Strings) -> list[str]:

@@ -17,8 +17,11 @@ from rich.text import Text
 from ..models import CriterionResult, Evidence, RedFlag, Review
 from .labels import (
     STATUS_MARK,
+    HiddenItem,
     Strings,
     engine_name,
+    hidden_headline,
+    hidden_items,
     injection_effects,
     injection_statement,
     level_bar,
@@ -75,6 +78,7 @@ def _report(review: Review, s: Strings, width: int) -> Iterator[RenderableType]:
             yield Text()
         yield from _criterion(review, criterion, s, width)
     yield from _red_flags(review, s)
+    yield from _hidden(review, s)
     yield from _injection(review, s)
     yield from _footer(review, s)
 
@@ -114,6 +118,14 @@ def _headline(review: Review, s: Strings) -> Iterator[RenderableType]:
         yield Panel(
             Text(injection_statement(review, s, headline=True)),
             title=Text(L["injection"], style="bold"),
+            title_align="left",
+            border_style="bold red",
+            box=box.HEAVY,
+        )
+    if review.hidden:
+        yield Panel(
+            Text(hidden_headline(review, s)),
+            title=Text(L["hidden"], style="bold"),
             title_align="left",
             border_style="bold red",
             box=box.HEAVY,
@@ -242,6 +254,26 @@ def _red_flags(review: Review, s: Strings) -> Iterator[RenderableType]:
         yield _list([_flag(flag, review, s) for flag in review.red_flags])
     else:
         yield _list([Text(L["no_red_flags"])])
+
+
+def _hidden(review: Review, s: Strings) -> Iterator[RenderableType]:
+    """Text a reader cannot see, when there is any."""
+    if not review.hidden:
+        return
+    L = s.labels
+    yield _section(f"{L['hidden']} ({len(review.hidden)})", style="bold red")
+    yield Padding(Text(L["hidden_intro"], style="bold red"), (0, 0, 0, 2))
+    yield _list([_hidden_item(item) for item in hidden_items(review, s)])
+
+
+def _hidden_item(item: HiddenItem) -> Text:
+    return Text.assemble(
+        (item.kind, "bold red"),
+        "\n",
+        (f"“{item.quote}”", "italic"),
+        "\n",
+        (f"— {item.location}", "dim"),
+    )
 
 
 def _injection(review: Review, s: Strings) -> Iterator[RenderableType]:
