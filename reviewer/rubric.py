@@ -81,7 +81,9 @@ class Patterns(Strict):
     def search(self, text: str) -> bool:
         """Does any pattern of the text's own script match? (See CompiledPattern.lang.)"""
         langs = scripts(text)
-        return any(c.lang in langs and c.regex.search(text) for c in self.compiled)
+        return any(
+            c.lang in langs and c.could_match(text) and c.regex.search(text) for c in self.compiled
+        )
 
     @cached_property
     def regex(self) -> re.Pattern[str] | None:
@@ -94,13 +96,13 @@ class Patterns(Strict):
         shown: list[str] = []
         first, second = (self.ja, self.en) if lang == "ja" else (self.en, self.ja)
         for pattern in first[:4] + second[:1]:
+            # The literals as extracted at load (or from the start-up stamp): parsing the
+            # pattern again costs more than the whole review of a short document.
+            options = _LITERALS.get(pattern)
+            if options is None:
+                options = [sorted(o) for o in required_literals(pattern)]
             words = sorted(
-                {
-                    w
-                    for option in required_literals(pattern)
-                    for w in option
-                    if _READABLE.fullmatch(w)
-                },
+                {w for option in options for w in option if _READABLE.fullmatch(w)},
                 key=lambda w: (-len(w), w),
             )
             for word in words[:2]:
@@ -135,6 +137,13 @@ class CompiledPattern:
             () if self.options else tuple(tuple(o) for o in known)
         )
         self._regex: re.Pattern[str] | None = None
+
+    def could_match(self, text: str) -> bool:
+        """Does the text hold a string of every required literal set? (If not, the pattern
+        cannot match, and need not even be compiled.)"""
+        return all(any(lit in text for lit in option) for option in self.options) and all(
+            any(lit in text for lit in option) for option in self.unindexed
+        )
 
     @property
     def regex(self) -> re.Pattern[str]:

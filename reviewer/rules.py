@@ -81,6 +81,8 @@ class Corpus:
                     for i in candidates
                     if all(any(lit in norms[i] for lit in opt) for opt in compiled.unindexed)
                 ]
+                if not candidates:
+                    continue  # (and the pattern is not even compiled)
             regex = compiled.regex
             search = regex.search
             for i in candidates:

@@ -12,6 +12,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cache
 
 from ..errors import ParseError
 from ..models import Block, Location
@@ -48,8 +49,20 @@ _CJK_CHAR = re.compile(CJK)
 _ALNUM = "[A-Za-z0-9]"
 _CJK_SPACE_ALNUM = re.compile(rf"{CJK} {_ALNUM}|{_ALNUM} {CJK}")
 _CJK_ALNUM = re.compile(rf"{CJK}{_ALNUM}|{_ALNUM}{CJK}")
-_SPACED_CJK = re.compile(rf"(?<={CJK}) (?={CJK})")
-_ADJACENT_CJK = re.compile(rf"{CJK}(?={CJK})")
+
+
+# Compiled when first needed (PDF and plain text): large character classes cost milliseconds each
+# at start-up, which a Markdown review does not need to pay.
+@cache
+def _spaced_cjk() -> re.Pattern[str]:
+    return re.compile(rf"(?<={CJK}) (?={CJK})")
+
+
+@cache
+def _adjacent_cjk() -> re.Pattern[str]:
+    return re.compile(rf"{CJK}(?={CJK})")
+
+
 _SPACES = re.compile(r"[ \u00a0]{2,}")
 
 
@@ -82,9 +95,9 @@ def despace_cjk(line: str) -> str:
     """Undo letter-spacing ("調 達 仕 様 書") when most CJK neighbours in the line are spaced."""
     if " " not in line:
         return line  # nothing spaced
-    spaced = len(_SPACED_CJK.findall(line))
-    if spaced >= 3 and spaced > len(_ADJACENT_CJK.findall(line)):
-        return _SPACED_CJK.sub("", line)
+    spaced = len(_spaced_cjk().findall(line))
+    if spaced >= 3 and spaced > len(_adjacent_cjk().findall(line)):
+        return _spaced_cjk().sub("", line)
     return line
 
 
