@@ -274,3 +274,40 @@ def test_each_hostile_input_on_the_command_line(tmp_path, case, name, make, code
         assert out.stdout == ""
     # The next review in the same environment works: nothing was left behind.
     assert cli(SAMPLES / "en-proposal-strong.md").returncode == 0
+
+
+WEB_STATUS = {
+    ".doc renamed .docx": 415,
+    ".xls renamed .docx": 415,
+    "PNG renamed .pdf": 415,
+    "NUL bytes": 415,
+    "50 MB image in DOCX": 413,  # over the form's 20 MB limit before it is parsed
+}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from .webserver import Server
+
+    srv = Server(tmp_path_factory.mktemp("hostile-web"))
+    yield srv
+    srv.stop()
+
+
+@pytest.mark.parametrize(
+    ("case", "name", "make", "code", "words"), CASES, ids=[c[0] for c in CASES]
+)
+def test_each_hostile_input_on_the_web(server, case, name, make, code, words):
+    import httpx
+
+    r = httpx.post(server.url + "/api/review", files={"file": (name, make())}, timeout=120)
+    expected = WEB_STATUS.get(case, 200 if code == 0 else 422)
+    assert r.status_code == expected, r.text[:300]
+    if expected == 200:
+        assert len(r.json()["criteria"]) == 14 and "root:" not in r.text
+    else:
+        message = r.json()["error"]
+        assert "\n" not in message and "Traceback" not in message
+        if words and expected == 422:
+            assert words in message
+    assert httpx.get(server.url + "/healthz", timeout=5).status_code == 200
