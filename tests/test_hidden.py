@@ -327,6 +327,12 @@ KPI_MD = (
 )
 
 
+PLAN_MD_KPI = (
+    "# 生成AI PoC計画\n\n## 目的\n\nコールセンターの問い合わせ対応で、生成AIが一次回答の案を作成し、"
+    "オペレーターが確認して送信する。\n\n## KPI\n\n{}\n\n## 体制\n\n体制は別途定める。\n"
+)
+
+
 def test_zero_width_characters_inside_a_keyword_are_stripped_and_reported() -> None:
     clean_doc, clean = _review(PLAN_MD.format(KPI_MD).encode(), "plan.md")
     spoiled = KPI_MD.replace("KPI", "K\u200bPI").replace("一次回答", "一次\u2060\u2060回答")
@@ -365,6 +371,57 @@ def test_emoji_sequences_keep_their_joiners() -> None:
     doc = parse_bytes(PLAN_MD.format(text).encode(), "plan.md")
     assert text in [b.text for b in doc.blocks]
     assert doc.hidden == []
+
+
+# --- Markdown comments and hidden HTML ------------------------------------------------------------
+
+MD_HIDING = {
+    "comment": ("KPIは今後検討する。\n\n<!--\n{}\n-->\n", "comment", 11),
+    "inline comment": ("KPIは今後検討する。<!-- {} -->", "comment", 9),
+    "reference-style comment": ("KPIは今後検討する。\n\n[//]: # ({})\n", "comment", 11),
+    "display:none span": ('KPIは今後検討する。<span style="display: none">{}</span>', "vanish", 9),
+    "hidden div": ("KPIは今後検討する。\n\n<div hidden>\n{}\n</div>\n", "vanish", 11),
+    # Markdown inside a hidden element: the viewer renders it, the browser hides it.
+    "Markdown in a hidden div": (
+        "KPIは今後検討する。\n\n<div hidden>\n\n{}\n\n</div>\n",
+        "vanish",
+        13,
+    ),
+}
+
+
+@pytest.mark.parametrize("how", list(MD_HIDING))
+def test_markdown_hidden_text_is_reported_and_earns_nothing(how: str) -> None:
+    template, kind, line = MD_HIDING[how]
+    _, without = _review(PLAN_MD_KPI.format("KPIは今後検討する。").encode(), "plan.md")
+    _, shown = _review(PLAN_MD_KPI.format("KPIは今後検討する。" + SECRET).encode(), "plan.md")
+    doc, result = _review(PLAN_MD_KPI.format(template.format(SECRET)).encode(), "plan.md")
+    assert [(h.kind, h.text, h.location.line) for h in result.hidden] == [(kind, SECRET, line)]
+    assert result.hidden[0].location.section == ["生成AI PoC計画", "KPI"]
+    assert all("6分以内" not in b.text for b in doc.blocks)
+    assert all("6分以内" not in q for q in _quotes(result))
+    assert "KPIは今後検討する。" in [b.text for b in doc.blocks]
+    assert (
+        result.criterion("KPI").level
+        == without.criterion("KPI").level
+        < shown.criterion("KPI").level
+    )
+
+
+@pytest.mark.parametrize("text", [INJECTION_JA, INJECTION_EN])
+def test_injection_in_a_markdown_comment_is_detected(text: str) -> None:
+    plan = PLAN_MD.format(f"KPIは今後検討する。\n\n<!-- {text} -->")
+    _, result = _review(plan.encode(), "plan.md")
+    assert [h.kind for h in result.hidden] == ["comment"]
+    assert result.injection.detected and result.overall.verdict != "approve"
+    assert [(e.quote, e.where.line) for e in result.injection.evidence] == [(text, 9)]
+
+
+def test_comment_in_a_table_cell_has_the_row() -> None:
+    plan = PLAN_MD.format("| 指標 | 目標 |\n|---|---|\n| 処理時間 | 未定<!-- 6分以内 --> |")
+    doc = parse_bytes(plan.encode(), "plan.md")
+    assert [(h.text, h.location.table, h.location.row) for h in doc.hidden] == [("6分以内", 1, 2)]
+    assert "処理時間 | 未定" in [b.text for b in doc.blocks]
 
 
 # --- reports --------------------------------------------------------------------------------------

@@ -107,12 +107,13 @@ def _parse(data: bytes, name: str, shown: str) -> Document:
             raise ParseError(shown, _too_long(len(body)))
         if fmt == "txt" and textmod.looks_like_markdown(body):
             fmt = "md"
-        blocks = textmod.parse_markdown(body) if fmt == "md" else textmod.parse_plain(body)
-        parsed = textmod.Parsed(blocks=blocks)
+        hidden: list[HiddenText] = []  # Markdown comments and hidden HTML
+        md = fmt == "md"
+        blocks = textmod.parse_markdown(body, hidden) if md else textmod.parse_plain(body)
+        parsed = textmod.Parsed(blocks=blocks, hidden=hidden)
         if encoding:
             parsed.warnings.append(f"decoded as {encoding}")
-    hidden: list[HiddenText] = list(getattr(parsed, "hidden", ()))
-    hidden = [*hidden, *strip_invisible(parsed.blocks)]
+    hidden = [*parsed.hidden, *strip_invisible(parsed.blocks)]
     blocks = [b for b in parsed.blocks if b.text.strip()]
     if not blocks:
         raise ParseError(shown, "the document contains no text")

@@ -1418,12 +1418,10 @@ def parse(data: bytes, name: str) -> Parsed:
             f"{walker.objects} embedded object(s) (spreadsheets, charts, imported files) "
             "were not read"
         )
-    parsed = Parsed(blocks=headers + body_blocks + footers + notes, warnings=warnings)
     order = {"header": 0, "body": 1, "textbox": 1, "footer": 2}
     hidden = body_hidden + walker.hidden
     hidden.sort(key=lambda h: order.get(h.location.part, 3))  # stable: reading order kept
-    parsed.hidden = hidden  # type: ignore[attr-defined]
-    return parsed
+    return Parsed(blocks=headers + body_blocks + footers + notes, warnings=warnings, hidden=hidden)
 
 
 def _check_zip(data: bytes, name: str) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from ..errors import ParseError
-from ..models import Block, Location
+from ..models import Block, HiddenKind, HiddenText, Location
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Parsed:
     blocks: list[Block]
     pages: int | None = None
     warnings: list[str] = field(default_factory=list)
+    hidden: list[HiddenText] = field(default_factory=list)  # text a reader cannot see
 
 
 # --- characters -----------------------------------------------------------------------------------
@@ -486,6 +487,25 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?:.*\n){0,200}?(?:---|\.\.\.)[ \t]*(?
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 _HTML_TAG = re.compile(r"<[^>]*>")
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.I)
+# Raw HTML a Markdown viewer does not show: comments, elements hidden by the `hidden` attribute or
+# by their style, and the contents of script, style and template elements. A reference definition
+# pointing nowhere ("[//]: # (note)") is the Markdown idiom for a comment.
+_OPEN_TAG = re.compile(
+    r"<([A-Za-z][A-Za-z0-9-]*)((?:\s+[^\s>/=]+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+))?)*)\s*(/?)>"
+)
+_ATTR = re.compile(r"([^\s=/]+)(?:\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+))?")
+_HIDING_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)"
+    r"|(?:font-size|opacity)\s*:\s*0+(?:\.0+)?(?:[a-z%]+)?\s*(?:;|!|$)",
+    re.I,
+)
+_UNSHOWN = frozenset(("script", "style", "template"))
+_REF_COMMENT = re.compile(
+    r"^ {0,3}\[[^\]\n]+\]:[ \t]*(?:<>|#)[ \t]+(?:\"([^\"\n]*)\"|'([^'\n]*)'|\(([^)\n]*)\))[ \t]*$",
+    re.M,
+)
+# (kind, text, lines below the token's first line) of hidden text found in one token
+_Found = list[tuple[HiddenKind, str, int]]
 
 
 def looks_like_markdown(text: str) -> bool:
@@ -499,8 +519,11 @@ def looks_like_markdown(text: str) -> bool:
     return atx >= 2 or bool(table) or (atx >= 1 and fences >= 2)
 
 
-def parse_markdown(text: str) -> list[Block]:
-    """CommonMark + GFM tables: headings, paragraphs, list items, table rows, code."""
+def parse_markdown(text: str, hidden: list[HiddenText] | None = None) -> list[Block]:
+    """CommonMark + GFM tables: headings, paragraphs, list items, table rows, code.
+
+    Comments and hidden raw HTML are left out of the blocks; with `hidden`, they are added to it.
+    """
     from markdown_it import MarkdownIt
 
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -524,14 +547,45 @@ def parse_markdown(text: str) -> list[Block]:
     def section() -> list[str]:
         return [t for _, t in path]
 
+    found: _Found = []
+    concealed: str | None = None  # a hiding HTML element an HTML block left open
+    shown_lines: list[tuple[int, int]] = []  # lines some block shows (not reference definitions)
+
+    def keep(line: int | None, **where: int) -> None:
+        """Record the hidden text found in the token that starts at `line`."""
+        if hidden is not None:
+            for kind, content, offset in found:
+                if content.strip():
+                    at = Location(line=None if line is None else line + offset, section=section())
+                    hidden.append(
+                        HiddenText(kind=kind, text=content, location=at.model_copy(update=where))
+                    )
+        found.clear()
+
     i = 0
     while i < len(tokens):
         tok = tokens[i]
         t = tok.type
         line = tok.map[0] + 1 if tok.map else None
+        if tok.map and t in _SHOWN:
+            shown_lines.append((tok.map[0], tok.map[1]))
+        if concealed is not None and t in _CONCEALED:
+            # Inside a hidden HTML element that an earlier HTML block left open.
+            if t == "inline":
+                found.append(("vanish", _inline_text(tok, space, found), 0))
+                keep(row_line, table=table_no, row=row_no + 1)
+            elif t in ("heading_open", "paragraph_open"):
+                found.append(("vanish", _inline_text(tokens[i + 1], space, found), 0))
+                keep(line)
+                i += 2
+            else:
+                found.append(("vanish", tok.content, 0))
+                keep(line)
+            i += 1
+            continue
         if t == "heading_open":
             inline = tokens[i + 1]
-            content = _inline_text(inline, space)
+            content = _inline_text(inline, space, found)
             level = int(tok.tag[1])
             if content:
                 while path and path[-1][0] >= level:
@@ -545,6 +599,7 @@ def parse_markdown(text: str) -> list[Block]:
                         location=Location(line=line, section=section()),
                     )
                 )
+            keep(line)
             i += 3
             continue
         if t in ("bullet_list_open", "ordered_list_open"):
@@ -559,7 +614,8 @@ def parse_markdown(text: str) -> list[Block]:
             )
         elif t == "paragraph_open":
             inline = tokens[i + 1]
-            content = _inline_text(inline, space)
+            content = _inline_text(inline, space, found)
+            keep(line)
             if content:
                 kind = "list_item" if list_depth else "paragraph"
                 if pending_prefix:
@@ -581,7 +637,9 @@ def parse_markdown(text: str) -> list[Block]:
                     )
                 )
         elif t == "html_block":
-            content = _html_text(tok.content)
+            shown, concealed = _hide_html(tok.content, found, concealed)
+            content = _html_text(shown)
+            keep(line)
             if content:
                 kind = "list_item" if list_depth else "paragraph"
                 blocks.append(
@@ -595,7 +653,8 @@ def parse_markdown(text: str) -> list[Block]:
             cells = []
             row_line = line
         elif t == "inline" and tokens[i - 1].type in ("th_open", "td_open"):
-            cells.append(_inline_text(tok, space))
+            cells.append(_inline_text(tok, space, found))
+            keep(row_line, table=table_no, row=row_no + 1)
         elif t == "tr_close":
             row_no += 1
             row_text = " | ".join(cells).strip()
@@ -613,23 +672,162 @@ def parse_markdown(text: str) -> list[Block]:
                 if header is None:
                     header = row_text
         i += 1
+    if hidden is not None and _REF_COMMENT.search(text):
+        _reference_comments(text, shown_lines, blocks, hidden)
     return blocks
 
 
-def _inline_text(inline, cjk_latin_space: bool) -> str:  # noqa: ANN001 - markdown_it Token
-    """Visible text of an inline token: emphasis and links unwrapped, HTML comments dropped."""
+# Tokens whose text a hiding HTML element left open by an earlier block hides (table cells'
+# "inline" tokens included; a heading's or paragraph's inline token is read with it).
+_CONCEALED = frozenset(("heading_open", "paragraph_open", "fence", "code_block", "inline"))
+# Block tokens whose lines a reader sees (a reference definition's lines belong to none).
+_SHOWN = frozenset(
+    ("paragraph_open", "heading_open", "fence", "code_block", "html_block", "table_open", "hr")
+)
+
+
+def _reference_comments(
+    text: str, shown: list[tuple[int, int]], blocks: list[Block], hidden: list[HiddenText]
+) -> None:
+    """'[//]: # (note)' lines, which no block shows, as comments, in line order."""
+    for m in _REF_COMMENT.finditer(text):
+        index = text.count("\n", 0, m.start())
+        if any(a <= index < b for a, b in shown):
+            continue
+        note = next(g for g in m.groups() if g is not None)
+        before = [b for b in blocks if (b.location.line or 0) <= index + 1]
+        section = list(before[-1].location.section) if before else []
+        hidden.append(
+            HiddenText(
+                kind="comment", text=note, location=Location(line=index + 1, section=section)
+            )
+        )
+    hidden.sort(key=lambda h: h.location.line or 0)
+
+
+def _hide_html(source: str, found: _Found, concealed: str | None) -> tuple[str, str | None]:
+    """An HTML block without what a viewer hides; that, and the block's comments, go to `found`.
+
+    `concealed` names a hiding element an earlier block opened and left open: the block is hidden
+    up to its closing tag. Returns the shown HTML and the hiding element still open, if any.
+    """
+    comments = [m.span() for m in _HTML_COMMENT.finditer(source)]
     out: list[str] = []
+    at = pos = 0
+    if concealed is not None:
+        close = _closing(source, concealed, 0)
+        inner_end, at = close if close else (len(source), len(source))
+        found.append(("vanish", _html_text(source[:inner_end]), 0))
+        if close is None:
+            return "", concealed
+        concealed, pos = None, at
+    while (m := _OPEN_TAG.search(source, pos)) is not None:
+        pos = m.end()
+        name = m.group(1).lower()
+        if (
+            m.group(3)
+            or any(a <= m.start() < b for a, b in comments)
+            or not _hides(name, m.group(2))
+        ):
+            continue
+        close = _closing(source, name, m.end())
+        inner_end, end = close if close else (len(source), len(source))
+        inner = source[m.end() : inner_end]
+        content = inner.strip() if name in _UNSHOWN else _html_text(inner)
+        found.append(("vanish", content, source.count("\n", 0, m.start())))
+        out.append(source[at : m.start()])
+        at = pos = end
+        if close is None:  # open past this block: what follows is hidden too
+            concealed = name
+    out.append(source[at:])
+    kept = "".join(out)
+    for m in _HTML_COMMENT.finditer(kept):
+        found.append(("comment", m.group()[4:-3], kept.count("\n", 0, m.start())))
+    return kept, concealed
+
+
+def _hides(name: str, attrs: str) -> bool:
+    """Does this opening tag hide its content (hidden, display:none... or script/style)?"""
+    if name in _UNSHOWN:
+        return True
+    for m in _ATTR.finditer(attrs):
+        key = m.group(1).lower()
+        if key == "hidden":
+            return True
+        if key == "style" and m.group(2) and _HIDING_STYLE.search(m.group(2).strip("\"'")):
+            return True
+    return False
+
+
+def _closing(source: str, name: str, start: int) -> tuple[int, int] | None:
+    """Where the element opened before `start` ends: (its closing tag's start, its end)."""
+    tags = re.compile(rf"<(/?){re.escape(name)}(?=[\s/>])[^>]*>", re.I)
+    depth = 1
+    for m in tags.finditer(source, start):
+        if m.group(1):
+            depth -= 1
+            if depth == 0:
+                return m.start(), m.end()
+        elif not m.group().endswith("/>"):
+            depth += 1
+    return None  # not closed in this source
+
+
+def _inline_text(inline, cjk_latin_space: bool, found: _Found | None = None) -> str:  # noqa: ANN001
+    """Visible text of an inline token: emphasis and links unwrapped, HTML comments dropped.
+
+    Comments and the text of hidden inline HTML go to `found` with their line offset.
+    """
+    out: list[str] = []
+    hiding: str | None = None  # the hidden element being read, and how deep in it
+    depth = 0
+    hid: list[str] = []
+    lines = at = 0
     for child in inline.children or []:
         ct = child.type
+        if ct == "html_inline" and found is not None:
+            content = child.content
+            if content.startswith("<!--"):
+                found.append(("comment", content[4:].removesuffix("-->"), lines))
+                continue
+            tag = _OPEN_TAG.fullmatch(content.strip())
+            if (
+                hiding is None
+                and tag
+                and not tag.group(3)
+                and _hides(tag.group(1).lower(), tag.group(2))
+            ):
+                hiding, depth, hid, at = tag.group(1).lower(), 1, [], lines
+                continue
+            if hiding is not None:
+                if tag and tag.group(1).lower() == hiding and not tag.group(3):
+                    depth += 1
+                elif re.fullmatch(rf"</{re.escape(hiding)}\s*>", content.strip(), re.I):
+                    depth -= 1
+                    if depth == 0:
+                        found.append(("vanish", "".join(hid), at))
+                        hiding = None
+                continue
+        if hiding is not None:
+            if ct in ("text", "code_inline"):
+                hid.append(child.content)
+            elif ct in ("softbreak", "hardbreak"):
+                hid.append("\n")
+                lines += 1
+            continue
         if ct in ("text", "code_inline"):
             out.append(child.content)
         elif ct == "softbreak":
             out.append("\n")
+            lines += 1
         elif ct == "hardbreak":
             out.append("\u2028")  # kept as a real line break below
+            lines += 1
         elif ct == "html_inline" and _HTML_BREAK.fullmatch(child.content.strip()):
             out.append("\u2028")
         # other inline HTML (tags, comments) is markup, and an image has no visible text
+    if hiding is not None and found is not None:  # never closed: hidden to the end
+        found.append(("vanish", "".join(hid), at))
     text = "".join(out)
     parts = text.split("\n")
     joined = parts[0]
