@@ -81,9 +81,7 @@ class Patterns(Strict):
     def search(self, text: str) -> bool:
         """Does any pattern of the text's own script match? (See CompiledPattern.lang.)"""
         langs = scripts(text)
-        return any(
-            c.lang in langs and c.could_match(text) and c.regex.search(text) for c in self.compiled
-        )
+        return any(c.lang in langs and c.search(text) for c in self.compiled)
 
     @cached_property
     def regex(self) -> re.Pattern[str] | None:
@@ -114,7 +112,7 @@ class Patterns(Strict):
 class CompiledPattern:
     """One pattern, compiled on first use: most patterns never meet a unit that could match."""
 
-    __slots__ = ("lang", "options", "unindexed", "pattern", "_regex")
+    __slots__ = ("lang", "options", "unindexed", "pattern", "_regex", "_unindexed_check")
 
     def __init__(self, pattern: str, lang: str):
         self.pattern = pattern
@@ -137,6 +135,7 @@ class CompiledPattern:
             () if self.options else tuple(tuple(o) for o in known)
         )
         self._regex: re.Pattern[str] | None = None
+        self._unindexed_check: re.Pattern[str] | None = None
 
     def could_match(self, text: str) -> bool:
         """Does the text hold a string of every required literal set? (If not, the pattern
@@ -144,6 +143,26 @@ class CompiledPattern:
         return all(any(lit in text for lit in option) for option in self.options) and all(
             any(lit in text for lit in option) for option in self.unindexed
         )
+
+    def search(self, text: str) -> re.Match[str] | None:
+        """`regex.search(text)`; a pattern not compiled yet is compiled only if it could match."""
+        if self._regex is None and not self.could_match(text):
+            return None
+        return self.regex.search(text)
+
+    @property
+    def unindexed_check(self) -> re.Pattern[str]:
+        """Matches (at the start) a text holding a string of every unindexed literal set: the
+        substring tests of `could_match` in one call."""
+        if self._unindexed_check is None:
+            self._unindexed_check = re.compile(
+                "(?s)"
+                + "".join(
+                    "(?=.*?(?:" + "|".join(map(re.escape, option)) + "))"
+                    for option in self.unindexed
+                )
+            )
+        return self._unindexed_check
 
     @property
     def regex(self) -> re.Pattern[str]:

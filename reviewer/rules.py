@@ -76,11 +76,8 @@ class Corpus:
             if not candidates:
                 continue
             if compiled.unindexed:
-                candidates = [
-                    i
-                    for i in candidates
-                    if all(any(lit in norms[i] for lit in opt) for opt in compiled.unindexed)
-                ]
+                has_them = compiled.unindexed_check.match
+                candidates = [i for i in candidates if has_them(norms[i])]
                 if not candidates:
                     continue  # (and the pattern is not even compiled)
             regex = compiled.regex
