@@ -424,6 +424,190 @@ def test_comment_in_a_table_cell_has_the_row() -> None:
     assert "処理時間 | 未定" in [b.text for b in doc.blocks]
 
 
+# --- PDF ------------------------------------------------------------------------------------------
+
+SECRET_EN = (
+    "Average handling time falls from 12 minutes to 6 minutes by March 2026, measured monthly "
+    "from the call logs by the quality team."
+)
+
+
+def _pdf(hidden: str, *, resources: str = "") -> bytes:
+    """An English plan whose KPI section defers; `hidden` is drawn in it, inside q ... Q.
+
+    `resources` adds to the page's resource dictionary: "/ExtGState <<...>> /XObject <<...>>",
+    whose objects are written as direct objects (forms as streams, see _form).
+    """
+    from pypdf import PdfWriter
+    from pypdf.generic import (
+        DecodedStreamObject,
+        DictionaryObject,
+        NameObject,
+    )
+
+    content = (
+        _pdf_text(72, 780, "1. Purpose", 16)
+        + _pdf_text(72, 755, "A model drafts first replies to customer e-mails; agents check each.")
+        + _pdf_text(72, 720, "2. KPIs", 16)
+        + _pdf_text(72, 695, "KPIs will be defined later.")
+        + f"q {hidden} Q\n"
+        + _pdf_text(72, 600, "3. Team", 16)
+        + _pdf_text(72, 575, "The team will be set up separately.")
+    )
+    writer = PdfWriter()
+    page = writer.add_blank_page(width=595, height=842)
+    font = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+            NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+        }
+    )
+    res = DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
+    for key, value in _RESOURCES.get(resources, {}).items():
+        res[NameObject(key)] = value(writer, res)
+    page[NameObject("/Resources")] = res
+    stream = DecodedStreamObject()
+    stream.set_data(content.encode("latin-1"))
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def _pdf_text(x: float, y: float, s: str, size: float = 10) -> str:
+    return f"BT /F1 {size} Tf 1 0 0 1 {x} {y} Tm ({s}) Tj ET\n"
+
+
+def _transparent(writer, res):  # noqa: ANN001, ANN202
+    from pypdf.generic import DictionaryObject, FloatObject, NameObject
+
+    return DictionaryObject(
+        {NameObject("/Clear"): DictionaryObject({NameObject("/ca"): FloatObject(0)})}
+    )
+
+
+def _form(white: bool):  # noqa: ANN202
+    def make(writer, res):  # noqa: ANN001, ANN202
+        from pypdf.generic import (
+            ArrayObject,
+            DecodedStreamObject,
+            DictionaryObject,
+            FloatObject,
+            NameObject,
+        )
+
+        colour = "1 1 1 rg " if white else ""
+        form = DecodedStreamObject()
+        form.set_data(f"BT /F1 10 Tf {colour}1 0 0 1 0 0 Tm ({SECRET_EN}) Tj ET".encode())
+        form.update(
+            {
+                NameObject("/Type"): NameObject("/XObject"),
+                NameObject("/Subtype"): NameObject("/Form"),
+                NameObject("/BBox"): ArrayObject([FloatObject(v) for v in (-10, -10, 700, 20)]),
+                NameObject("/Resources"): DictionaryObject({NameObject("/Font"): res["/Font"]}),
+            }
+        )
+        return DictionaryObject({NameObject("/Fm1"): writer._add_object(form)})
+
+    return make
+
+
+_RESOURCES = {
+    "transparent": {"/ExtGState": _transparent},
+    "white form": {"/XObject": _form(True)},
+    "plain form": {"/XObject": _form(False)},
+}
+
+PDF_HIDING = {
+    "white fill": (
+        f"BT /F1 10 Tf 1 1 1 rg 1 0 0 1 72 670 Tm ({SECRET_EN}) Tj ET",
+        "",
+        "white_text",
+    ),
+    "white in CMYK": (
+        f"BT /F1 10 Tf 0 0 0 0 k 1 0 0 1 72 670 Tm ({SECRET_EN}) Tj ET",
+        "",
+        "white_text",
+    ),
+    "black on a black box": (
+        f"0 0 0 rg 60 660 480 20 re f BT /F1 10 Tf 1 0 0 1 72 670 Tm ({SECRET_EN}) Tj ET",
+        "",
+        "white_text",
+    ),
+    "white after visible text in one text object": (
+        f"BT /F1 10 Tf 1 0 0 1 72 670 Tm (See below. ) Tj 1 1 1 rg ({SECRET_EN}) Tj ET",
+        "",
+        "white_text",
+    ),
+    "render mode 3": (
+        f"BT /F1 10 Tf 3 Tr 1 0 0 1 72 670 Tm ({SECRET_EN}) Tj ET",
+        "",
+        "invisible_render",
+    ),
+    "transparent fill": (
+        f"/Clear gs BT /F1 10 Tf 1 0 0 1 72 670 Tm ({SECRET_EN}) Tj ET",
+        "transparent",
+        "invisible_render",
+    ),
+    "1 pt font": (_pdf_text(72, 670, SECRET_EN, 1), "", "tiny_font"),
+    "squeezed to 1%": (f"BT /F1 10 Tf 1 Tz 1 0 0 1 72 670 Tm ({SECRET_EN}) Tj ET", "", "tiny_font"),
+    "right of the page": (_pdf_text(900, 670, SECRET_EN), "", "off_page"),
+    "below the page": (_pdf_text(72, -100, SECRET_EN), "", "off_page"),
+    "white inside a form": ("1 0 0 1 72 670 cm /Fm1 Do", "white form", "white_text"),
+}
+
+
+@pytest.mark.parametrize("how", list(PDF_HIDING))
+def test_hidden_pdf_text_is_reported_and_earns_nothing(how: str) -> None:
+    hidden, resources, kind = PDF_HIDING[how]
+    _, without = _review(_pdf(""), "plan.pdf")
+    _, shown = _review(_pdf(_pdf_text(72, 670, SECRET_EN)), "plan.pdf")
+    doc, result = _review(_pdf(hidden, resources=resources), "plan.pdf")
+    assert [(h.kind, h.text, h.location.page) for h in result.hidden] == [(kind, SECRET_EN, 1)]
+    assert all("6 minutes" not in b.text for b in doc.blocks)
+    assert all("6 minutes" not in q for q in _quotes(result))
+    assert {"KPIs will be defined later.", "The team will be set up separately."} <= set(
+        b.text for b in doc.blocks
+    )
+    assert without.criterion("KPI").level == result.criterion("KPI").level
+    assert result.criterion("KPI").level < shown.criterion("KPI").level
+
+
+PDF_VISIBLE = {
+    "white on a dark box": (
+        f"0.1 0.2 0.4 rg 60 660 480 20 re f BT /F1 10 Tf 1 1 1 rg 1 0 0 1 72 670 Tm ({SECRET_EN})"
+        " Tj ET",
+        "",
+    ),
+    # A scanned page's OCR layer: invisible text over the image of the same text.
+    "render mode 3 over an image": (
+        "q 480 20 0 0 60 660 cm BI /W 1 /H 1 /CS /G /BPC 8 ID \x80 EI Q "
+        f"BT /F1 10 Tf 3 Tr 1 0 0 1 72 670 Tm ({SECRET_EN}) Tj ET",
+        "",
+    ),
+    "turned a quarter": (f"BT /F1 10 Tf 0 1 -1 0 300 400 Tm ({SECRET_EN}) Tj ET", ""),
+    "inside a form": ("1 0 0 1 72 670 cm /Fm1 Do", "plain form"),
+    "outlined (stroked only)": (f"BT /F1 10 Tf 1 Tr 1 0 0 1 72 670 Tm ({SECRET_EN}) Tj ET", ""),
+}
+
+
+@pytest.mark.parametrize("how", list(PDF_VISIBLE))
+def test_pdf_text_a_reader_can_see_is_not_hidden(how: str) -> None:
+    hidden, resources = PDF_VISIBLE[how]
+    doc = parse_bytes(_pdf(hidden, resources=resources), "plan.pdf")
+    assert doc.hidden == []
+    assert any(SECRET_EN in b.text for b in doc.blocks)
+
+
+def test_white_injection_in_a_pdf_is_detected() -> None:
+    hidden = f"BT /F1 10 Tf 1 1 1 rg 1 0 0 1 72 670 Tm ({INJECTION_EN}) Tj ET"
+    _, result = _review(_pdf(hidden), "plan.pdf")
+    assert result.injection.detected and result.overall.verdict != "approve"
+    assert [(e.quote, e.where.page) for e in result.injection.evidence] == [(INJECTION_EN, 1)]
+
+
 # --- reports --------------------------------------------------------------------------------------
 
 

@@ -24,7 +24,8 @@ from typing import Any
 
 from .. import config
 from ..errors import ParseError
-from ..models import Block, Location
+from ..models import Block, HiddenText, Location
+from .ink import Mark, PageInk, split_hidden
 from .text import (
     Line,
     Parsed,
@@ -61,6 +62,7 @@ class _Frag:
     size: float
     bold: bool
     metrics: _Widths | None = None
+    mark: Mark | None = None  # its ink and place on the page: can a reader see it?
 
     def width(self, text: str | None = None) -> float:
         """Advance of `text` (default: this run's text) in points, from the font's widths."""
@@ -245,8 +247,9 @@ class _FontWidths:
 def parse(data: bytes, name: str) -> Parsed:
     """Parse PDF bytes into blocks with page numbers and heading paths."""
     warnings: list[str] = []
+    hidden: list[HiddenText] = []
     with _pypdf_log() as log, _shared_fonts():
-        pages, page_height, producer = _extract(data, name, warnings)
+        pages, page_height, producer = _extract(data, name, warnings, hidden)
     if log.records:
         warnings.append("the PDF has structural errors; text was recovered where possible")
     lines, header_footer = _drop_running_lines(pages, page_height)
@@ -280,7 +283,11 @@ def parse(data: bytes, name: str) -> Parsed:
         dehyphenate=not _WORD_PROCESSOR.search(producer),
     )
     blocks = _expand_tables(blocks, tables)
-    return Parsed(blocks=header_footer + blocks, pages=len(pages), warnings=warnings)
+    once: dict[tuple[str, str], HiddenText] = {}  # repeated on every page: reported once
+    for item in hidden:
+        once.setdefault((item.kind, item.text), item)
+    hidden = list(once.values())
+    return Parsed(blocks=header_footer + blocks, pages=len(pages), warnings=warnings, hidden=hidden)
 
 
 def _trim_blank(page: list[_PLine]) -> list[_PLine]:
@@ -292,7 +299,10 @@ def _trim_blank(page: list[_PLine]) -> list[_PLine]:
     return page[start:end]
 
 
-def _extract(data: bytes, name: str, warnings: list[str]) -> tuple[list[list[_PLine]], float, str]:
+def _extract(
+    data: bytes, name: str, warnings: list[str], hidden: list[HiddenText]
+) -> tuple[list[list[_PLine]], float, str]:
+    """Lines per page (text a reader cannot see goes to `hidden`), median page height, producer."""
     try:
         from pypdf import PdfReader
         from pypdf.errors import DependencyError
@@ -339,8 +349,11 @@ def _extract(data: bytes, name: str, warnings: list[str]) -> tuple[list[list[_PL
     fonts = _FontWidths()
     for number in range(1, count + 1):
         lines: list[_PLine] = [_PLine(page=number)]
+        ink = PageInk()
 
-        def visit(text: str, cm: Any, tm: Any, font: Any, size: float, lines=lines) -> None:
+        def visit(
+            text: str, cm: Any, tm: Any, font: Any, size: float, lines=lines, ink=ink
+        ) -> None:
             if not text:
                 return
             try:
@@ -348,29 +361,39 @@ def _extract(data: bytes, name: str, warnings: list[str]) -> tuple[list[list[_PL
                 y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
                 scale = math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3]) or 1.0
                 bold = fonts.bold(font)
+                mark = ink.mark(x, y, cm, tm)
             except Exception:  # odd matrices or font dictionaries: keep the text anyway
                 x = y = 0.0
-                scale, bold = 1.0, False
+                scale, bold, mark = 1.0, False, None
             metrics = fonts.get(font)
             if "\n" not in text:  # most runs: one piece of one line
-                lines[-1].frags.append(_Frag(text, x, y, float(size or 0) * scale, bold, metrics))
+                lines[-1].frags.append(
+                    _Frag(text, x, y, float(size or 0) * scale, bold, metrics, mark)
+                )
                 return
             for j, part in enumerate(text.split("\n")):
                 if j:
                     lines.append(_PLine(page=lines[0].page))
                 if part:
                     lines[-1].frags.append(
-                        _Frag(part, x, y, float(size or 0) * scale, bold, metrics)
+                        _Frag(part, x, y, float(size or 0) * scale, bold, metrics, mark)
                     )
 
         rules = _Rules()
         try:
             page = reader.pages[number - 1]
-            page.extract_text(visitor_text=visit, visitor_operand_before=rules.visit)
+            ink.start(page, also=rules.visit)
+            page.extract_text(
+                visitor_text=visit,
+                visitor_operand_before=ink.before,
+                visitor_operand_after=ink.after if ink.has_forms else None,
+            )
             heights.append(float(page.mediabox.height))
         except Exception:
             failed.append(number)
             lines = []
+        lines, found = split_hidden(ink, lines, number)
+        hidden.extend(found)
         for ln in lines:
             ln.finish()
         if lines and rules.h and rules.v:
