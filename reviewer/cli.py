@@ -14,7 +14,7 @@ from pathlib import Path
 from . import __version__, config
 from .config import ENGINES, REPORT_LANGUAGES
 from .errors import ExitCode, LLMError, ReviewerError, UsageError
-from .models import CRITERION_IDS, DOCUMENT_KINDS
+from .models import CRITERION_IDS, DOCUMENT_KINDS, ParseOptions
 from .report import FORMATS
 
 EXTENSIONS = {"text": "txt", "md": "md", "json": "json", "html": "html"}
@@ -51,6 +51,17 @@ def _review_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--lang", choices=REPORT_LANGUAGES, help="report language (default: the document's)"
+    )
+    p.add_argument(
+        "--password",
+        metavar="PW",
+        help="open an encrypted PDF with this password (REVIEWER_PDF_PASSWORD keeps it out of ps)",
+    )
+    p.add_argument(
+        "--max-pages",
+        type=int,
+        metavar="N",
+        help=f"review only the first N pages of a PDF (a partial review; the limit is {config.MAX_PDF_PAGES})",
     )
     llm = p.add_argument_group("LLM engine (README: LLM review)")
     llm.add_argument(
@@ -233,6 +244,12 @@ def _run(argv: list[str]) -> int:
             redact=not args.no_redact,
         )
 
+    if args.max_pages is not None and not 1 <= args.max_pages <= config.MAX_PDF_PAGES:
+        raise UsageError(f"--max-pages must be between 1 and {config.MAX_PDF_PAGES}")
+    parse_options = ParseOptions(
+        password=args.password or os.environ.get("REVIEWER_PDF_PASSWORD") or None,
+        max_pages=args.max_pages,
+    )
     several = len(args.files) > 1
     out = Path(args.output) if args.output else None
     if out is not None and several and out.exists() and not out.is_dir():
@@ -251,6 +268,7 @@ def _run(argv: list[str]) -> int:
                     engine=args.engine,
                     llm_options=llm_options,
                     progress=progress,
+                    parse_options=parse_options,
                 )
         except (UsageError, LLMError):
             raise

@@ -36,6 +36,13 @@ Engine = Literal["rules", "llm", "mixed"]
 AspectState = Literal["concrete", "vague", "missing"]
 
 
+class ParseOptions(BaseModel):
+    """What the user tells the parser: a PDF's password, or to read only the first pages."""
+
+    password: str | None = Field(default=None, repr=False)
+    max_pages: int | None = Field(default=None, ge=1)  # a partial review of a longer PDF
+
+
 class Location(BaseModel):
     """Where a block sits, as precisely as the format allows."""
 

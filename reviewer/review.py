@@ -16,6 +16,7 @@ from .models import (
     Finding,
     InjectionEffect,
     Overall,
+    ParseOptions,
     RedFlag,
     ReportLanguage,
     Review,
@@ -52,6 +53,7 @@ def review(
     rubric: Rubric | None = None,
     llm_options: LLMOptions | None = None,
     progress: Progress | None = None,
+    parse_options: ParseOptions | None = None,
 ) -> Review:
     """Review a file (or an already parsed Document) and return the Review record.
 
@@ -70,7 +72,7 @@ def review(
     else:
         from .sandbox import parse_isolated
 
-        doc = parse_isolated(source)
+        doc = parse_isolated(source, options=parse_options)
     rubric = rubric or load_rubric()
     report_lang: ReportLanguage = lang or ("en" if doc.language == "en" else "ja")  # type: ignore[assignment]
 

@@ -18,13 +18,14 @@ from pathlib import Path
 
 from . import config
 from .errors import ParseError
-from .models import Document
+from .models import Document, ParseOptions
 
 
 def parse_isolated(
     path: str | Path,
     *,
     name: str | None = None,
+    options: ParseOptions | None = None,
     timeout: float | None = None,
     memory_mb: int | None = None,
 ) -> Document:
@@ -35,10 +36,12 @@ def parse_isolated(
     if not _can_fork():
         from .parse import parse_file
 
-        return parse_file(path, name=name)
+        return parse_file(path, name=name, options=options)
     ctx = mp.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(sender, str(path), name, memory_mb), daemon=True)
+    child = ctx.Process(
+        target=_child, args=(sender, str(path), name, options, memory_mb), daemon=True
+    )
     child.start()
     sender.close()
     try:
@@ -67,13 +70,15 @@ def parse_isolated(
     raise ParseError(shown, f"the parser failed on this file ({payload}); it may be damaged")
 
 
-def _child(sender, path: str, name: str | None, memory_mb: int) -> None:
+def _child(
+    sender, path: str, name: str | None, options: ParseOptions | None, memory_mb: int
+) -> None:
     faulthandler.disable()  # a crash in C code is reported as one line, not a stack dump
     try:
         limit_memory(memory_mb)
         from .parse import parse_file
 
-        doc = parse_file(path, name=name)
+        doc = parse_file(path, name=name, options=options)
         message: tuple[str, object] = ("ok", doc)
     except ParseError as exc:
         message = ("error", exc.reason)

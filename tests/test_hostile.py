@@ -311,3 +311,95 @@ def test_each_hostile_input_on_the_web(server, case, name, make, code, words):
         if words and expected == 422:
             assert words in message
     assert httpx.get(server.url + "/healthz", timeout=5).status_code == 200
+
+
+# ------------------------------------------------------------------ options that open them
+
+
+def _aes(user: str, owner: str | None = None) -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=io.BytesIO(PDF))
+    writer.encrypt(user, owner_password=owner, algorithm="AES-256")
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
+def _cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "reviewer.cli", *map(str, args), "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+def test_an_encrypted_pdf_opens_with_its_password(tmp_path):
+    path = tmp_path / "locked.pdf"
+    path.write_bytes(_aes("secret"))
+    refused = _cli(path)
+    assert refused.returncode == 2 and "--password" in refused.stderr
+    wrong = _cli(path, "--password", "guess")
+    assert wrong.returncode == 2 and "does not open it" in wrong.stderr
+    opened = _cli(path, "--password", "secret")
+    assert opened.returncode == 0, opened.stderr
+    assert len(json.loads(opened.stdout)["criteria"]) == 14
+
+
+def test_a_pdf_that_only_restricts_editing_opens_without_a_password(tmp_path):
+    path = tmp_path / "restricted.pdf"
+    path.write_bytes(_aes("", owner="owner-secret"))
+    out = _cli(path)
+    assert out.returncode == 0, out.stderr
+
+
+_SENTENCES = [
+    "The claims team answers first contacts within two days.",
+    "Drafts are checked by a senior agent before sending.",
+    "Handling time is measured from the ticket system logs.",
+    "The data owner approves every change to the fields.",
+    "Legal reviews external transmission before the pilot.",
+    "Operations monitors accuracy every month.",
+    "Phase one covers twelve agents in one centre.",
+    "The budget funds data preparation and training.",
+    "The steering group decides go or no-go in October.",
+    "Frontline staff list the exceptions in workshops.",
+    "Access logs are kept for three years.",
+]
+
+
+def _long_pdf(pages: int) -> bytes:
+    """Pages with text of their own (a repeated line would be taken for a running header)."""
+    objects = [_CATALOG, b""]  # the page tree is filled in below
+    font = 3 + 2 * pages
+    kids = []
+    for i in range(pages):
+        kids.append(f"{len(objects) + 1} 0 R")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {len(objects) + 2} 0 R "
+            f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
+        )
+        lines = [_SENTENCES[(i * 3 + k) % len(_SENTENCES)] for k in range(3)]
+        text = "".join(
+            f"BT /F1 11 Tf 72 {700 - k * 40} Td ({line}) Tj ET\n" for k, line in enumerate(lines)
+        )
+        objects.append(_stream(text.encode()))
+    objects.append(_FONT)
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {pages} >>".encode()
+    return _pdf(objects)
+
+
+def test_thousands_of_pages_are_refused_or_partly_reviewed(tmp_path):
+    path = tmp_path / "long.pdf"
+    path.write_bytes(_long_pdf(2100))
+    refused = _cli(path)
+    assert refused.returncode == 2 and "--max-pages 2000" in refused.stderr
+    partial = _cli(path, "--max-pages", "20")
+    assert partial.returncode == 0, partial.stderr
+    data = json.loads(partial.stdout)
+    assert data["document"]["pages"] == 20
+    assert "partial review: pages 1-20 of 2100 (--max-pages)" in data["warnings"]
+    bad = _cli(path, "--max-pages", "0")
+    assert bad.returncode == 2 and "--max-pages" in bad.stderr

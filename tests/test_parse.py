@@ -326,7 +326,7 @@ def test_pdf_table_continued_on_next_page_is_one_table() -> None:
 
 def test_pdf_encrypted_with_password() -> None:
     data = _pdf_writer_copy(user_password="secret", owner_password="owner")
-    with pytest.raises(ParseError, match="PDF is encrypted; remove the password"):
+    with pytest.raises(ParseError, match="PDF is encrypted; give its password with --password"):
         parse_bytes(data, "locked.pdf")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import config
 from ..errors import ParseError
-from ..models import Block, Document, Format, HiddenText
+from ..models import Block, Document, Format, HiddenText, ParseOptions
 from ..text import detect_language
 
 __all__ = ["parse_bytes", "parse_file", "sniff"]
@@ -42,7 +42,9 @@ _OTHER_BINARY = (
 )
 
 
-def parse_file(path: str | Path, *, name: str | None = None) -> Document:
+def parse_file(
+    path: str | Path, *, name: str | None = None, options: ParseOptions | None = None
+) -> Document:
     """Read and parse a PDF, DOCX, Markdown or text file; a bad file raises ParseError."""
     p = Path(path)
     shown = str(path)
@@ -73,13 +75,13 @@ def parse_file(path: str | Path, *, name: str | None = None) -> Document:
         if exc.errno == errno.ENOENT:
             raise ParseError(shown, "file not found; check the path") from None
         raise ParseError(shown, f"cannot read the file ({exc.strerror or exc})") from None
-    doc = _parse(data, name or p.name, shown)
+    doc = _parse(data, name or p.name, shown, options or ParseOptions())
     return doc
 
 
-def parse_bytes(data: bytes, name: str) -> Document:
+def parse_bytes(data: bytes, name: str, options: ParseOptions | None = None) -> Document:
     """Parse an uploaded document; `name` is the file's name, used in messages and the report."""
-    return _parse(data, os.path.basename(name) or name, name)
+    return _parse(data, os.path.basename(name) or name, name, options or ParseOptions())
 
 
 def sniff(data: bytes, name: str = "") -> Format:
@@ -87,14 +89,14 @@ def sniff(data: bytes, name: str = "") -> Format:
     return _sniff(data, name, name)
 
 
-def _parse(data: bytes, name: str, shown: str) -> Document:
+def _parse(data: bytes, name: str, shown: str, options: ParseOptions) -> Document:
     if len(data) > config.MAX_FILE_BYTES:
         raise ParseError(shown, _too_big(len(data)))
     fmt = _sniff(data, name, shown)
     if fmt == "pdf":
         from . import pdf
 
-        parsed = pdf.parse(data, shown)
+        parsed = pdf.parse(data, shown, options)
     elif fmt == "docx":
         from . import docx
 

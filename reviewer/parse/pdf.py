@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import config
 from ..errors import ParseError
-from ..models import Block, HiddenText, Location
+from ..models import Block, HiddenText, Location, ParseOptions
 from .ink import Mark, PageInk, split_hidden
 from .text import (
     Line,
@@ -244,12 +244,14 @@ class _FontWidths:
         return widths
 
 
-def parse(data: bytes, name: str) -> Parsed:
+def parse(data: bytes, name: str, options: ParseOptions | None = None) -> Parsed:
     """Parse PDF bytes into blocks with page numbers and heading paths."""
     warnings: list[str] = []
     hidden: list[HiddenText] = []
     with _pypdf_log() as log, _shared_fonts():
-        pages, page_height, producer = _extract(data, name, warnings, hidden)
+        pages, page_height, producer = _extract(
+            data, name, warnings, hidden, options or ParseOptions()
+        )
     if log.records:
         warnings.append("the PDF has structural errors; text was recovered where possible")
     lines, header_footer = _drop_running_lines(pages, page_height)
@@ -300,7 +302,7 @@ def _trim_blank(page: list[_PLine]) -> list[_PLine]:
 
 
 def _extract(
-    data: bytes, name: str, warnings: list[str], hidden: list[HiddenText]
+    data: bytes, name: str, warnings: list[str], hidden: list[HiddenText], options: ParseOptions
 ) -> tuple[list[list[_PLine]], float, str]:
     """Lines per page (text a reader cannot see goes to `hidden`), median page height, producer."""
     try:
@@ -314,15 +316,19 @@ def _extract(
     try:
         reader = PdfReader(BytesIO(data), strict=False)
         if reader.is_encrypted:
+            # Many PDFs only restrict editing and open with the empty user password.
+            password = options.password or ""
             try:
-                ok = reader.decrypt("")  # many PDFs only restrict editing: empty user password
+                ok = reader.decrypt(password)
             except DependencyError:
                 ok = 0
+            if not ok and options.password:
+                raise ParseError(name, "PDF is encrypted and the password given does not open it")
             if not ok:
                 raise ParseError(
                     name,
-                    "PDF is encrypted; remove the password (open it and print or export to a new "
-                    "PDF) and try again",
+                    "PDF is encrypted; give its password with --password, or remove the password "
+                    "(open it and print or export to a new PDF) and try again",
                 )
         count = len(reader.pages)
         try:
@@ -338,9 +344,15 @@ def _extract(
         ) from None
     if count == 0:
         raise ParseError(name, "PDF has no pages")
+    total = count
+    if options.max_pages is not None and options.max_pages < count:
+        count = options.max_pages  # a partial review, said so in the warnings
+        warnings.append(f"partial review: pages 1-{count} of {total} (--max-pages)")
     if count > config.MAX_PDF_PAGES:
         raise ParseError(
-            name, f"PDF has {count} pages, more than the limit of {config.MAX_PDF_PAGES}; split it"
+            name,
+            f"PDF has {count} pages, more than the limit of {config.MAX_PDF_PAGES}; split it, "
+            f"or review the first pages with --max-pages {config.MAX_PDF_PAGES}",
         )
 
     pages: list[list[_PLine]] = []
