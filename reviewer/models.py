@@ -103,6 +103,7 @@ HiddenKind = Literal[
     "comment",  # Markdown/HTML comment
     "zero_width",  # zero-width or other invisible format characters
     "tag_chars",  # Unicode tag characters (U+E0000 block), which can spell out hidden text
+    "alt_text",  # an image's or shape's description: read aloud by screen readers, not on the page
 ]
 
 

@@ -183,7 +183,13 @@ def review(
         warnings=warnings,
         usage=usage,
         llm=llm_info,
-        hidden=list(doc.hidden),
+        # Alt text is ordinary in documents with pictures; it is shown when it carries an
+        # instruction to the reviewer (as injection), otherwise only kept out of the judgement.
+        hidden=[
+            h
+            for h in doc.hidden
+            if h.kind != "alt_text" or any(e.quote == h.text for e in injection.evidence)
+        ],
     )
 
 

@@ -31,6 +31,7 @@ WP_NS = "http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"
 A_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
 WPS_NS = "http://schemas.microsoft.com/office/word/2010/wordprocessingShape"
 V_NS = "urn:schemas-microsoft-com:vml"
+O_NS = "urn:schemas-microsoft-com:office:office"
 W = f"{{{W_NS}}}"
 MC = f"{{{MC_NS}}}"
 R = f"{{{R_NS}}}"
@@ -208,6 +209,29 @@ def _hidden_by(look: dict[str, Any], back: _Back) -> HiddenKind | None:
     if back and all(_near(colour, b) for b in back):
         return "white_text"
     return None
+
+
+def _alt_texts(p: Any) -> list[str]:
+    """Alt text (description and title) of the drawings and VML shapes in this paragraph itself
+    (not those in a text box inside it, which has paragraphs of its own)."""
+    out: list[str] = []
+    for el in p.iter(WP + "docPr", *_VML_SHAPES, V + "imagedata"):
+        if _inside(el, p):
+            continue
+        for value in (el.get("descr"), el.get("title"), el.get("alt"), el.get(f"{{{O_NS}}}title")):
+            if value and value.strip() and value.strip() not in out:
+                out.append(value.strip())
+    return out
+
+
+def _inside(el: Any, p: Any) -> bool:
+    """Is `el` below a text box that is itself below paragraph `p`?"""
+    for a in el.iterancestors():
+        if a is p:
+            return False
+        if a.tag == W + "txbxContent":
+            return True
+    return False
 
 
 def _drawing_colour(fill: Any) -> str:
@@ -1064,6 +1088,17 @@ class _Walker:
                 )
             for hidden_kind, hidden_text, _ in pieces:
                 self.record(hidden_kind, hidden_text, here.model_copy(deep=True))
+        # Descriptions of images and shapes: not on the page, so never credited, but a place to
+        # hide instructions to a reviewing AI.
+        for alt in _alt_texts(p):
+            here = (
+                self.blocks[-1].location
+                if collect is None and text
+                else Location(
+                    section=self.section(), part=where.part, table=where.table, row=where.row
+                )
+            )
+            self.record("alt_text", alt, here.model_copy(deep=True))
         if defer is not None:
             defer.extend(boxes)  # a text box in a table cell follows the row
         else:

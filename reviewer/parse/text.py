@@ -825,7 +825,11 @@ def _inline_text(inline, cjk_latin_space: bool, found: _Found | None = None) -> 
             lines += 1
         elif ct == "html_inline" and _HTML_BREAK.fullmatch(child.content.strip()):
             out.append("\u2028")
-        # other inline HTML (tags, comments) is markup, and an image has no visible text
+        elif ct == "image" and found is not None and child.content.strip():
+            # An image's alt text is not on the page: reported (it may address a reviewing AI),
+            # never credited.
+            found.append(("alt_text", child.content, lines))
+        # other inline HTML (tags, comments) is markup
     if hiding is not None and found is not None:  # never closed: hidden to the end
         found.append(("vanish", "".join(hid), at))
     text = "".join(out)
