@@ -37,6 +37,7 @@ def parse_isolated(
         from .parse import parse_file
 
         return parse_file(path, name=name, options=options)
+    _preload(path)
     ctx = mp.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
     child = ctx.Process(
@@ -62,12 +63,26 @@ def parse_isolated(
             child.kill()
         child.join(5)
     if status == "ok":
-        return payload
+        return Document.model_validate_json(payload)
     if status == "error":
         raise ParseError(shown, payload)
     if status == "memory":
         raise ParseError(shown, _memory(memory_mb))
     raise ParseError(shown, f"the parser failed on this file ({payload}); it may be damaged")
+
+
+def _preload(path: str | Path) -> None:
+    """Import the parser a file needs in this process, before forking: the child inherits it,
+    so reviewing several files (or a server) pays for the import once, not per file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1024)
+    except OSError:
+        return  # the child reports it
+    if head.lstrip().startswith(b"%PDF"):
+        import reviewer.parse.pdf  # noqa: F401
+    elif head.startswith(b"PK"):
+        import reviewer.parse.docx  # noqa: F401
 
 
 def _child(
@@ -79,7 +94,7 @@ def _child(
         from .parse import parse_file
 
         doc = parse_file(path, name=name, options=options)
-        message: tuple[str, object] = ("ok", doc)
+        message: tuple[str, object] = ("ok", doc.model_dump_json())  # faster than pickle
     except ParseError as exc:
         message = ("error", exc.reason)
     except MemoryError:
