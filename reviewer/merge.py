@@ -18,10 +18,10 @@ from .models import (
     CriterionResult,
     Document,
     Evidence,
-    Finding,
     ReportLanguage,
 )
 from .rubric import Criterion
+from .rules import aspect_finding
 from .text import normalize
 
 MIN_QUOTE_CHARS = 6  # normalised; shorter "quotes" ("KPI", 「目的」) prove nothing
@@ -158,16 +158,8 @@ def from_judgement(
         title = aspect.title(lang)
         status: AspectState = given.get(aspect.id, "missing")
         statuses.append(AspectStatus(id=aspect.id, title=title, status=status))
-        if status == "vague":
-            msg = (
-                f"{title}：言及はあるが具体性がない"
-                if lang == "ja"
-                else f"{title}: mentioned, but not concretely"
-            )
-            findings.append(Finding(aspect=aspect.id, status="vague", message=msg))
-        elif status == "missing":
-            msg = f"{title}：記載が見当たらない" if lang == "ja" else f"{title}: not found"
-            findings.append(Finding(aspect=aspect.id, status="missing", message=msg))
+        if status != "concrete":
+            findings.append(aspect_finding(aspect.id, title, status, lang))
     result = rules.model_copy(
         update={
             "level": judgement.level,

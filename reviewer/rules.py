@@ -22,6 +22,7 @@ import ahocorasick
 
 from . import config
 from .models import (
+    AspectState,
     AspectStatus,
     Block,
     CriterionResult,
@@ -586,22 +587,10 @@ class Engine:
             if concrete[aspect.id]:
                 statuses.append(AspectStatus(id=aspect.id, title=title, status="concrete"))
                 continue
-            if mentioned[aspect.id]:
-                statuses.append(AspectStatus(id=aspect.id, title=title, status="vague"))
-                wanted = " / ".join(kinds[k] for k in aspect.needs) if aspect.needs else None
-                if lang == "ja":
-                    msg = f"{title}：言及はあるが具体性がない" + (
-                        f"（{wanted}がない）" if wanted else ""
-                    )
-                else:
-                    msg = f"{title}: mentioned, but not concretely" + (
-                        f" (no {wanted})" if wanted else ""
-                    )
-                findings.append(Finding(aspect=aspect.id, status="vague", message=msg))
-            else:
-                statuses.append(AspectStatus(id=aspect.id, title=title, status="missing"))
-                msg = f"{title}：記載が見当たらない" if lang == "ja" else f"{title}: not found"
-                findings.append(Finding(aspect=aspect.id, status="missing", message=msg))
+            status: AspectState = "vague" if mentioned[aspect.id] else "missing"
+            statuses.append(AspectStatus(id=aspect.id, title=title, status=status))
+            wanted = " / ".join(kinds[k] for k in aspect.needs) if aspect.needs else None
+            findings.append(aspect_finding(aspect.id, title, status, lang, wanted))
         return statuses, findings
 
     def _searched(self, crit: Criterion) -> str:
@@ -618,6 +607,21 @@ class Engine:
             return f"{where}を検索：{terms} — 該当なし"
         where = f"{len(units)} sentences and table rows ({tables} tables; {', '.join(parts)})"
         return f"Searched {where} for: {terms} — none found"
+
+
+def aspect_finding(
+    aspect: str, title: str, status: AspectState, lang: ReportLanguage, wanted: str | None = None
+) -> Finding:
+    """The finding for an aspect left vague or missing (both engines word it the same way);
+    `wanted` names the kinds of detail it needs."""
+    if status == "vague":
+        if lang == "ja":
+            msg = f"{title}：言及はあるが具体性がない" + (f"（{wanted}がない）" if wanted else "")
+        else:
+            msg = f"{title}: mentioned, but not concretely" + (f" (no {wanted})" if wanted else "")
+    else:
+        msg = f"{title}：記載が見当たらない" if lang == "ja" else f"{title}: not found"
+    return Finding(aspect=aspect, status=status, message=msg)  # type: ignore[arg-type]
 
 
 def detect_kind(corpus: Corpus, rubric: Rubric) -> str:
