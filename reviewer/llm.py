@@ -171,25 +171,24 @@ class Task:
     partial: bool
 
 
-def relevance(doc: Document, chunks: list[Chunk], corpus: Corpus, crit: Criterion) -> list[float]:
-    """How much each chunk says about a criterion: its rubric patterns, weighted, per chunk."""
-    block_chunk: dict[int, int] = {}
-    for c in chunks:
-        for b in c.blocks:
-            block_chunk.setdefault(b, c.index)
-    block_index = {id(b): i for i, b in enumerate(doc.blocks)}
-    score = [0.0] * len(chunks)
+def relevance(
+    crit: Criterion, corpus: Corpus, unit_chunk: dict[int, int], sections: list[str]
+) -> list[float]:
+    """How much each chunk says about a criterion: its rubric patterns, weighted, per chunk.
+
+    unit_chunk maps the corpus's units to chunks; sections holds each chunk's normalised
+    heading path."""
+    score = [0.0] * len(sections)
     weighted = [(crit.topic, 2.0)] + [(a.patterns, 1.0) for a in crit.aspects]
     weighted += [(f.patterns, 2.0) for f in crit.red_flags]
     for patterns, weight in weighted:
         for unit_index in corpus.hits(patterns):
-            block = block_index.get(id(corpus.units[unit_index].block))
-            if block is not None and block in block_chunk:
-                score[block_chunk[block]] += weight
-    for c in chunks:  # a chunk under a heading that names the topic
-        section = doc.blocks[c.blocks[0]].location.section
-        if section and crit.topic.search(normalize(" / ".join(section))):
-            score[c.index] += 3.0
+            chunk = unit_chunk.get(unit_index)
+            if chunk is not None:
+                score[chunk] += weight
+    for i, section in enumerate(sections):  # a chunk under a heading that names the topic
+        if section and crit.topic.search(section):
+            score[i] += 3.0
     return score
 
 
@@ -218,11 +217,22 @@ def plan(
     budget = int(budget * 0.95) - overhead // 10  # the estimates' margin of error
     label_tokens = {c.index: estimate_tokens(label(c)) + 4 for c in chunks}
     by_id = {c.id: c for c in rubric.criteria}
+    block_chunk: dict[int, int] = {}
+    for c in chunks:
+        for b in c.blocks:
+            block_chunk.setdefault(b, c.index)
+    block_index = {id(b): i for i, b in enumerate(doc.blocks)}
+    unit_chunk = {
+        u.index: block_chunk[i]
+        for u in corpus.units
+        if (i := block_index.get(id(u.block), -1)) in block_chunk
+    }
+    sections = [normalize(" / ".join(doc.blocks[c.blocks[0]].location.section)) for c in chunks]
     ranked: list[list[tuple[float, Chunk]]] = []
     for ids in groups:
         scores = [0.0] * len(chunks)
         for cid in ids:
-            rel = relevance(doc, chunks, corpus, by_id[cid])
+            rel = relevance(by_id[cid], corpus, unit_chunk, sections)
             top = max(rel) or 1.0
             scores = [s + r / top for s, r in zip(scores, rel, strict=True)]
         ranked.append(
