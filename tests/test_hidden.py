@@ -24,6 +24,7 @@ from reviewer.parse import parse_bytes
 from reviewer.report import render
 from reviewer.review import review
 
+from .test_parse import _text as _pdf_text
 from .test_parse import docx_bytes
 
 SAMPLES = Path(__file__).parent.parent / "samples"
@@ -474,10 +475,6 @@ def _pdf(hidden: str, *, resources: str = "") -> bytes:
     buf = io.BytesIO()
     writer.write(buf)
     return buf.getvalue()
-
-
-def _pdf_text(x: float, y: float, s: str, size: float = 10) -> str:
-    return f"BT /F1 {size} Tf 1 0 0 1 {x} {y} Tm ({s}) Tj ET\n"
 
 
 def _transparent(writer, res):  # noqa: ANN001, ANN202
