@@ -529,10 +529,6 @@ class LLMReviewer:
 
     # -- public
 
-    def run(self) -> LLMReview:
-        self.start()
-        return self.finish()
-
     def start(self) -> None:
         """Plan the calls and send them; the caller may do other work (the rules) meanwhile."""
         ids = [c.id for c in self.rubric.criteria]
@@ -594,12 +590,8 @@ class LLMReviewer:
         )
 
     def _tasks(self, cache: Cache | None, samples: dict[str, list]) -> list[Task]:
-        tasks: list[Task] = []
         groups = self.prompts.groups
-        chunks = chunk_document(self.doc, skip=self.withheld)
-        overhead = sum(self._overhead(g) for g in groups)
-        chosen = plan(self.doc, chunks, self.corpus, self.rubric, groups, overhead, self._label)
-        partial = {g: len(chosen[g]) < len(chunks) for g in chosen}
+        asks: list[tuple[int, int, list[str]]] = []  # (sample, group, criteria not in the cache)
         for sample in range(self.options.samples):
             for g, group in enumerate(groups):
                 ask = []
@@ -612,8 +604,15 @@ class LLMReviewer:
                     else:
                         ask.append(cid)
                 if ask:
-                    tasks.append(Task(ask, sample, chosen[g], partial[g]))
-        return tasks
+                    asks.append((sample, g, ask))
+        if not asks:  # all answered from the cache: no chunking, no planning
+            return []
+        chunks = chunk_document(self.doc, skip=self.withheld)
+        overhead = sum(self._overhead(g) for g in groups)
+        chosen = plan(self.doc, chunks, self.corpus, self.rubric, groups, overhead, self._label)
+        return [
+            Task(ask, sample, chosen[g], len(chosen[g]) < len(chunks)) for sample, g, ask in asks
+        ]
 
     def _overhead(self, ids: list[str]) -> int:
         system, user = self._render(ids, [], False, "=" * 8)
