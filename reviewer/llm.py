@@ -280,16 +280,14 @@ class _BadAnswer(Exception):
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, openai.RateLimitError):
         return _error_code(exc) != "insufficient_quota"
-    return isinstance(exc, (openai.APIConnectionError, openai.InternalServerError)) or (
-        isinstance(exc, openai.APIStatusError)
-        and exc.status_code in (408, 409)
-        or (isinstance(exc, openai.APIStatusError) and exc.status_code >= 500)
-    )
+    if isinstance(exc, openai.APIStatusError):  # 5xx, request timeout, conflict
+        return exc.status_code >= 500 or exc.status_code in (408, 409)
+    return isinstance(exc, openai.APIConnectionError)  # timeouts included
 
 
 def _error_code(exc: openai.APIStatusError) -> str | None:
     body = exc.body if isinstance(exc.body, dict) else {}
-    err = body.get("error", body) if isinstance(body, dict) else {}
+    err = body.get("error", body)
     code = getattr(exc, "code", None) or (err.get("code") if isinstance(err, dict) else None)
     return str(code) if code else None
 
