@@ -66,7 +66,7 @@ class QuoteFinder:
 
     def __init__(self, doc: Document, excluded: set[int] | None = None):
         self.doc = doc
-        # Blocks never credited: text addressed to the reviewer, hidden text.
+        # Blocks never credited: text addressed to the reviewer (hidden text is in no block).
         self.excluded = excluded or set()
         self._norm = [normalize(b.text) for b in doc.blocks]
 
