@@ -252,6 +252,9 @@ class Aspect(Strict):
     # Signals that must accompany the aspect in the same sentence or table row for it to count as
     # concrete; empty means any signal will do.
     needs: list[SignalKind] = Field(default_factory=list)
+    # A supporting aspect only completes others (how and when a KPI is measured): it does not by
+    # itself put a sentence on the criterion's topic, since "reviewed weekly" is said of anything.
+    supporting: bool = False
 
     @model_validator(mode="after")
     def _has_patterns(self) -> Aspect:

@@ -383,6 +383,8 @@ class Engine:
             ):
                 relevant.update(members)
         contexts: dict[tuple[int | None, str | None], tuple[bool, list[int]]] = {}
+        on_topic_at: set[int] = set()  # units found on the topic so far
+        on_topic_in: set[int] = set()  # (ids of) their blocks
         for index in sorted(relevant):
             unit = corpus.units[index]
             key = (unit.heading, unit.header)
@@ -391,15 +393,21 @@ class Engine:
             topic_in_ctx, in_ctx_all = contexts[key]
             in_unit = in_unit_map.get(index, _NO_ASPECTS)
             in_ctx = [i for i in in_ctx_all if i not in in_unit] if in_ctx_all else _NO_ASPECTS
+            touched = len(in_unit) + len(in_ctx)  # aspects, its own or its heading's
             on_topic = (
                 index in topic_hits
                 or topic_in_ctx
-                or len(in_unit) + len(in_ctx) >= 2  # two aspects, its own or its heading's
+                or self._leading(crit, in_unit, in_ctx) >= 2
+                # supporting aspects count beside a unit on the topic: the sentence after it or
+                # another in its paragraph ("It is measured weekly from the ticket log.")
+                or (touched >= 2 and (index - 1 in on_topic_at or id(unit.block) in on_topic_in))
                 or self._in_topic_section(crit, unit)
                 or self._concrete_alone(crit, unit, in_unit, aspect_hits)
             )
             if not on_topic:
                 continue
+            on_topic_at.add(index)
+            on_topic_in.add(id(unit.block))
             topic_units.append(unit)
             if unit.block.kind == "heading" or not (in_unit or in_ctx):
                 continue  # a heading names a topic; its content is what follows
@@ -489,6 +497,13 @@ class Engine:
             self._block_sections[by_block] = found
         return found
 
+    @staticmethod
+    def _leading(crit: Criterion, in_unit: list[int], in_ctx: list[int]) -> int:
+        """How many aspects that can place a unit on the topic (not supporting ones) it touches."""
+        return sum(1 for i in in_unit if not crit.aspects[i].supporting) + sum(
+            1 for i in in_ctx if not crit.aspects[i].supporting
+        )
+
     def _concrete_alone(
         self, crit: Criterion, unit: Unit, in_unit: list[int], aspect_hits: list[dict]
     ) -> bool:
@@ -497,6 +512,8 @@ class Engine:
         if not in_unit or self.is_vague(unit):
             return False
         for i in in_unit:
+            if crit.aspects[i].supporting:
+                continue
             signals = self.concrete_signals(unit, aspect_hits[i].get(unit.index, []))
             needed = set(crit.aspects[i].needs) or signals
             if signals & needed:

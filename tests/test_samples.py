@@ -15,15 +15,6 @@ from .conftest import SAMPLES, assert_json_contract
 
 SIDECARS = sorted((SAMPLES / "expected").glob("*.yaml"))
 
-# Where the rules and the hand label still differ, and why. The test fails when one of these comes
-# to agree, so the list cannot go stale; anything not listed must agree exactly.
-KNOWN_DISAGREEMENTS = {
-    ("en-vendor-sow-structured.docx", "KPI"): (
-        "an operations dashboard of processing times reviewed weekly reads as a measurement "
-        "method and timing; the labeller counted only the acceptance gates"
-    ),
-}
-
 
 def _sidecar(path):
     return yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -49,16 +40,12 @@ def test_levels_agree_with_sidecar(sidecar, reviews):
     got = reviews[sidecar.name]
     assert got.document.kind == expected["kind"]
     assert got.document.language == expected["language"]
-    name = expected["document"]
     wrong = {
         cid: (got.criterion(cid).level, spec["level"])
         for cid, spec in expected["levels"].items()
         if got.criterion(cid).level != spec["level"]
     }
-    unexpected = {cid: v for cid, v in wrong.items() if (name, cid) not in KNOWN_DISAGREEMENTS}
-    assert not unexpected, f"(got, expected) per criterion: {unexpected}"
-    resolved = [cid for (doc, cid) in KNOWN_DISAGREEMENTS if doc == name and cid not in wrong]
-    assert not resolved, f"now agrees, remove from KNOWN_DISAGREEMENTS: {resolved}"
+    assert not wrong, f"(got, expected) per criterion: {wrong}"
     if "verdict" in expected:
         assert got.overall.verdict == expected["verdict"]
 
