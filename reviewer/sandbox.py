@@ -80,9 +80,12 @@ def _preload(path: str | Path) -> None:
     except OSError:
         return  # the child reports it
     if head.lstrip().startswith(b"%PDF"):
-        import reviewer.parse.pdf  # noqa: F401
+        from .parse import pdf as parser
     elif head.startswith(b"PK"):
-        import reviewer.parse.docx  # noqa: F401
+        from .parse import docx as parser  # type: ignore[no-redef]
+    else:
+        from .parse import text as parser  # type: ignore[no-redef]
+    parser.preload()
 
 
 def _child(

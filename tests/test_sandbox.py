@@ -92,3 +92,22 @@ def test_cli_limits_from_the_environment():
     )
     assert out.returncode == 2 and "REVIEWER_PARSE_TIMEOUT" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("sample", "library"),
+    [("ja-poc-plan-strong.docx", "docx"), ("ja-poc-plan-strong.pdf", "pypdf")],
+)
+def test_the_parser_library_is_imported_before_the_fork(sample, library):
+    # Imported in the parent, the library is inherited by every child; imported in the child,
+    # each file of a multi-file review (and each web request) would pay for it again.
+    probe = (
+        "import sys\n"
+        "from reviewer.sandbox import parse_isolated\n"
+        f"parse_isolated({str(SAMPLES / sample)!r})\n"
+        f"print({library!r} in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert out.stdout.strip() == "True"

@@ -14,6 +14,7 @@ import unicodedata
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
@@ -1392,6 +1393,14 @@ def _cell_children(tc: Any) -> Iterator[Any]:
 
 
 # --- the package ----------------------------------------------------------------------------------
+
+
+def preload() -> None:
+    """Import python-docx and lxml now (the sandbox calls this before forking, so each child
+    need not: the import is most of a small file's parse time)."""
+    with suppress(ImportError):  # a broken install is reported by the parse itself
+        import docx.opc.package  # noqa: F401
+        import lxml.etree  # noqa: F401
 
 
 def parse(data: bytes, name: str) -> Parsed:

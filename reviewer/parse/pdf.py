@@ -301,6 +301,13 @@ def _trim_blank(page: list[_PLine]) -> list[_PLine]:
     return page[start:end]
 
 
+def preload() -> None:
+    """Import pypdf now (the sandbox calls this before forking, so each child need not)."""
+    with suppress(ImportError):  # a broken install is reported by the parse itself
+        import pypdf.errors  # noqa: F401
+        import pypdf.generic._font  # noqa: F401
+
+
 def _extract(
     data: bytes, name: str, warnings: list[str], hidden: list[HiddenText], options: ParseOptions
 ) -> tuple[list[list[_PLine]], float, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -517,6 +518,12 @@ def looks_like_markdown(text: str) -> bool:
     )
     fences = len(re.findall(r"(?m)^ {0,3}```", sample))
     return atx >= 2 or bool(table) or (atx >= 1 and fences >= 2)
+
+
+def preload() -> None:
+    """Import markdown-it now (the sandbox calls this before forking, so each child need not)."""
+    with suppress(ImportError):
+        import markdown_it  # noqa: F401
 
 
 def parse_markdown(text: str, hidden: list[HiddenText] | None = None) -> list[Block]:
