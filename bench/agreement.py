@@ -26,13 +26,14 @@ from reviewer.parse import parse_bytes  # noqa: E402
 from reviewer.review import review  # noqa: E402
 
 
-def samples(verbose: bool) -> None:
+def documents(folder: Path, label: str) -> None:
+    """Whole documents against their sidecars in folder/expected/."""
     exact = near = total = 0
     confusion: Counter[tuple[int, int]] = Counter()
     kinds = verdicts = docs = 0
-    for sidecar in sorted((ROOT / "samples" / "expected").glob("*.yaml")):
+    for sidecar in sorted((folder / "expected").glob("*.yaml")):
         spec = yaml.safe_load(sidecar.read_text(encoding="utf-8"))
-        got = review(ROOT / "samples" / spec["document"], engine="rules")
+        got = review(folder / spec["document"], engine="rules")
         docs += 1
         kinds += got.document.kind == spec["kind"]
         verdicts += got.overall.verdict == spec.get("verdict")
@@ -50,7 +51,7 @@ def samples(verbose: bool) -> None:
             f"(label {spec.get('verdict', '-'):<7}) {'; '.join(wrong) or 'all agree'}"
         )
     print(
-        f"\nsamples: {docs} documents, {total} labels: exact {exact}/{total} = {exact / total:.1%}, "
+        f"\n{label}: {docs} documents, {total} labels: exact {exact}/{total} = {exact / total:.1%}, "
         f"within one level {near}/{total} = {near / total:.1%}; kind {kinds}/{docs}, verdict {verdicts}/{docs}"
     )
     print(
@@ -93,7 +94,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--verbose", "-v", action="store_true")
     args = ap.parse_args()
-    samples(args.verbose)
+    documents(ROOT / "samples", "samples")
     examples(args.verbose, ROOT / "rubrics" / "examples", "examples (tuned on)")
     examples(
         args.verbose,
@@ -106,5 +107,7 @@ if __name__ == "__main__":
     examples(
         args.verbose, ROOT / "bench" / "dev3", "dev3 passages (third blind set, then tuned on)"
     )
+    print()
+    documents(ROOT / "bench" / "docs", "blind documents (bench/docs, written blind, then tuned on)")
     if (ROOT / "bench" / "heldout").is_dir():
         examples(False, ROOT / "bench" / "heldout", "held-out passages (never tuned on)")
