@@ -361,6 +361,9 @@ class Signals(Strict):
     # Cues that negate a red-flag phrase ("完全自動化ではなく", "not a big-bang rollout").
     negation_before: Patterns
     negation_after: Patterns
+    # Words attributed to a participant (「…」との意見があった, "the director said that…"): in
+    # minutes, a failure pattern someone voices is an observation, not the plan's commitment.
+    reported_speech: Patterns
 
     @model_validator(mode="after")
     def _every_kind(self) -> Signals:
@@ -446,7 +449,8 @@ class Rubric(BaseModel):
 
     def all_patterns(self) -> list[Patterns]:
         """Every pattern set that is matched against document text."""
-        sets = [s.patterns for s in self.signals.signals] + [self.signals.vague]
+        sets = [s.patterns for s in self.signals.signals]
+        sets += [self.signals.vague, self.signals.reported_speech]
         sets += [self.settings.ai_terms, self.settings.injection]
         for rule in self.settings.kinds.values():
             sets += [rule.title, rule.body]

@@ -432,13 +432,16 @@ class Engine:
             level = 3
         elif n_concrete >= crit.needed_for(2):
             level = 2
-        elif topic_units or any(mentioned.values()):
-            level = 1
+        elif any(u.index not in flagged for u in topic_units) or any(
+            u.index not in flagged for units in mentioned.values() for u in units
+        ):
+            level = 1  # (a flagged sentence alone is no mention: it is the failure pattern)
 
         if flags:
             # A commitment to the failure pattern leaves nothing to credit; a warning sign seen in
-            # minutes (flags kept to progress reports) is an observation and costs one level.
-            if all(self._warning_sign(crit, fid) for fid, _, _ in flags):
+            # minutes (flags kept to progress reports, or words a participant is reported to have
+            # said) is an observation and costs one level.
+            if all(self._observed(crit, fid, unit) for fid, _, unit in flags):
                 level = max(level - 1, 1) if level >= 1 else 0
             else:
                 level = 0 if level <= 1 else level - 1
@@ -476,10 +479,20 @@ class Engine:
         )
         return result, red
 
-    @staticmethod
-    def _warning_sign(crit: Criterion, flag_id: str) -> bool:
+    def _observed(self, crit: Criterion, flag_id: str, unit: Unit) -> bool:
+        """Is the flagged sentence a warning sign the report records rather than a commitment?"""
         rule = next(f for f in crit.red_flags if f.id == flag_id)
-        return rule.kinds == ["progress_report"]
+        if rule.kinds == ["progress_report"]:
+            return True
+        if self.kind != "progress_report":
+            return False
+        speech = self.corpus.hits(self.rubric.signals.reported_speech)
+        if unit.index in speech:
+            return True
+        # 「…」との意見があった may close a quote that began in an earlier sentence of the paragraph
+        units = self.corpus.units
+        after = units[unit.index + 1] if unit.index + 1 < len(units) else None
+        return after is not None and after.index in speech and after.block is unit.block
 
     def _in_topic_section(self, crit: Criterion, unit: Unit) -> bool:
         """Does any heading above the unit (not only the nearest) name the topic?"""
@@ -644,15 +657,31 @@ def aspect_finding(
 def detect_kind(corpus: Corpus, rubric: Rubric) -> str:
     """The document kind with the strongest title and body evidence; 'proposal' when none."""
     scores: Counter[str] = Counter()
-    lead = set(range(min(5, len(corpus.units))))
+    titled: Counter[str] = Counter()  # hits in the title and cover: they break a tie
+    lead = _lead(corpus)
     for kind, rule in rubric.settings.kinds.items():
         title_hits = corpus.hits(rule.title)
-        scores[kind] += 3 * sum(
-            1 for i in title_hits if i in lead or corpus.units[i].block.kind == "heading" and i < 40
+        titled[kind] = sum(1 for i in title_hits if i in lead)
+        # A section heading early on ("2-1. PoCの実施状況" in minutes) only hints at the kind.
+        early = sum(
+            1
+            for i in title_hits
+            if i not in lead and corpus.units[i].block.kind == "heading" and i < 40
         )
-        scores[kind] += min(5, len(corpus.hits(rule.body)))
-    best, score = max(scores.items(), key=lambda kv: (kv[1], kv[0] == "proposal"))
+        scores[kind] += 3 * titled[kind] + early + min(5, len(corpus.hits(rule.body)))
+    best, score = max(scores.items(), key=lambda kv: (kv[1], titled[kv[0]], kv[0] == "proposal"))
     return best if score > 0 else "proposal"
+
+
+def _lead(corpus: Corpus) -> set[int]:
+    """The title and cover: the first five units, up to the second heading (the first section)."""
+    headings = 0
+    for unit in corpus.units[:5]:
+        if unit.block.kind == "heading":
+            headings += 1
+            if headings == 2:
+                return set(range(unit.index))
+    return set(range(min(5, len(corpus.units))))
 
 
 def is_ai_related(corpus: Corpus, rubric: Rubric) -> bool:

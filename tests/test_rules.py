@@ -180,3 +180,51 @@ def test_document_without_ai_is_not_approved_and_ai_criteria_are_capped():
         assert review.criterion(cid).level <= 1
     assert review.overall.verdict != "approve"
     assert any("AI" in w for w in review.warnings)
+
+
+_PHASED = "## 展開\n\n効果を見ながら段階的に広げていく。\n\n"  # named only: level 1
+
+
+def test_a_failure_pattern_a_participant_voices_in_minutes_costs_one_level():
+    minutes = review_markdown(
+        "# 第3回 AI推進会議 議事録\n\n"
+        + _PHASED
+        + "営業部長より「来年度は全社一斉展開すべきだ」との意見があった。\n"
+    )
+    assert minutes.document.kind == "progress_report"
+    rollout = minutes.criterion("ROLLOUT")
+    assert "ROLLOUT.big_bang" in rollout.red_flags
+    assert rollout.level == 1  # recorded as a warning sign, not the plan's commitment
+
+    plan = review_markdown("# AI導入計画書\n\n" + _PHASED + "来年度は全社一斉展開する。\n")
+    assert "ROLLOUT.big_bang" in plan.criterion("ROLLOUT").red_flags
+    assert plan.criterion("ROLLOUT").level == 0
+
+
+def test_a_voiced_failure_pattern_alone_is_no_mention():
+    minutes = review_markdown(
+        "# 第3回 AI推進会議 議事録\n\n## 議事\n\n"
+        "営業部長より「来年度は全社一斉展開すべきだ」との意見があった。\n",
+        kind="progress_report",
+    )
+    assert minutes.criterion("ROLLOUT").level == 0
+
+
+def test_minutes_with_a_poc_section_are_minutes():
+    review = review_markdown(
+        "# 第5回 推進会議 議事録\n\n## 1. PoCの実施状況\n\n"
+        "PoCは2事業所で実施中で、8月の処理時間は平均13分だった。PoCの対象は30名。\n\n"
+        "## 2. 次回\n\n次回は10月16日に開催する。\n"
+    )
+    assert review.document.kind == "progress_report"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# 判定\n\n本格導入の決裁を理事会で行うのか、事業部長が行うのかが整理されていない。\n",
+        "# Decision\n\nWho approves the move to production has not yet been decided by the board.\n",
+    ],
+)
+def test_a_decider_said_to_be_unsettled_earns_no_credit(text):
+    assert review_markdown(text).criterion("EXIT").level <= 1
