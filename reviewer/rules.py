@@ -685,8 +685,11 @@ def _lead(corpus: Corpus) -> set[int]:
 
 
 def is_ai_related(corpus: Corpus, rubric: Rubric) -> bool:
-    """Whether the document is about an AI system; a short passage cannot show it is not."""
-    return len(corpus.units) < 15 or len(corpus.hits(rubric.settings.ai_terms)) >= 3
+    """Whether the document is about an AI system; a short passage cannot show it is not.
+
+    Two sentences naming AI are enough: a vendor's SOW may name its models once and then speak of
+    its product by brand."""
+    return len(corpus.units) < 15 or len(corpus.hits(rubric.settings.ai_terms)) >= 2
 
 
 def detect_injection(engine: Engine) -> Injection:

@@ -182,6 +182,17 @@ def test_document_without_ai_is_not_approved_and_ai_criteria_are_capped():
     assert any("AI" in w for w in review.warnings)
 
 
+def test_a_sow_that_names_its_models_twice_is_about_ai():
+    filler = "".join(f"Deliverable {n} is accepted by the Client in writing. " for n in range(1, 16))
+    text = (
+        "# Statement of work\n\n## Background\n\n"
+        "The Supplier's platform uses large language models to read scanned leases.\n\n"
+        f"## Deliverables\n\n{filler}\n\n## Ownership\n\n"
+        "The Supplier keeps all models, prompts and templates it develops.\n"
+    )
+    assert review_markdown(text, lang="en").document.ai_related is True
+
+
 _PHASED = "## 展開\n\n効果を見ながら段階的に広げていく。\n\n"  # named only: level 1
 
 
