@@ -26,6 +26,8 @@ DISPUTES_BLOCK_APPROVAL = 3
 
 # How many quotes a criterion shows at most.
 MAX_EVIDENCE = 4
+# Concrete aspects credited from outside the heading that says most about a criterion.
+SCATTERED_ASPECTS = 1
 
 
 def data_dir(name: str) -> Path:

@@ -7,7 +7,8 @@ A criterion is judged from the sentences that discuss it and how concretely they
 - an aspect is *mentioned* by an on-topic unit that matches the aspect's patterns, and *concrete*
   when that unit also carries a signal the aspect needs (numbers with units, dates, owners,
   thresholds, frequencies, procedures, systems) and no deferral or name-only phrasing;
-- the level counts concrete aspects; a commitment to the failure pattern itself (a red flag)
+- the level counts concrete aspects, gathered under the heading that says most about the
+  criterion plus one from elsewhere; a commitment to the failure pattern itself (a red flag)
   brings it down, to 0 when nothing concrete was said.
 """
 
@@ -426,7 +427,7 @@ class Engine:
                 if signals & needed:
                     concrete[aspect.id].append((unit, len(signals)))
 
-        n_concrete = sum(1 for a in crit.aspects if concrete[a.id])
+        n_concrete = _gathered(concrete)
         level = 0
         if n_concrete >= crit.needed_for(3):
             level = 3
@@ -637,6 +638,21 @@ class Engine:
             return f"{where}を検索：{terms} — 該当なし"
         where = f"{len(units)} sentences and table rows ({tables} tables; {', '.join(parts)})"
         return f"Searched {where} for: {terms} — none found"
+
+
+def _gathered(concrete: dict[str, list[tuple[Unit, int]]]) -> int:
+    """How many aspects are concrete, counted where the criterion is discussed: those under the
+    heading that says most about it, and at most one more from anywhere else. A long document's
+    stray concrete sentences, one per section, do not add up to a plan (a short passage, under one
+    heading, is counted whole)."""
+    under: dict[int | None, set[str]] = {}
+    for aspect, items in concrete.items():
+        for unit, _ in items:
+            under.setdefault(unit.heading, set()).add(aspect)
+    found = sum(1 for items in concrete.values() if items)
+    if not under:
+        return 0
+    return min(found, max(map(len, under.values())) + config.SCATTERED_ASPECTS)
 
 
 def aspect_finding(

@@ -183,7 +183,9 @@ def test_document_without_ai_is_not_approved_and_ai_criteria_are_capped():
 
 
 def test_a_sow_that_names_its_models_twice_is_about_ai():
-    filler = "".join(f"Deliverable {n} is accepted by the Client in writing. " for n in range(1, 16))
+    filler = "".join(
+        f"Deliverable {n} is accepted by the Client in writing. " for n in range(1, 16)
+    )
     text = (
         "# Statement of work\n\n## Background\n\n"
         "The Supplier's platform uses large language models to read scanned leases.\n\n"
@@ -239,3 +241,20 @@ def test_minutes_with_a_poc_section_are_minutes():
 )
 def test_a_decider_said_to_be_unsettled_earns_no_credit(text):
     assert review_markdown(text).criterion("EXIT").level <= 1
+
+
+def test_aspects_scattered_one_per_section_do_not_add_up():
+    together = review_markdown(
+        "# 業務改善計画\n\n## 評価指標\n\n"
+        "請求書1件の処理時間を現状の平均14分から6分以内に短縮する。"
+        "処理時間は会計システムのログから毎月末に集計する。"
+        "投資は稼働後2年目に回収する見込みである。\n"
+    )
+    scattered = review_markdown(
+        "# 業務改善計画\n\n## 背景\n\n請求書1件の処理時間は現状で平均14分かかっている。\n\n"
+        "## 体制\n\n経理部の担当者3名が参加する。\n\n"
+        "## 目標\n\n処理時間を6分以内にする。\n\n"
+        "## 投資対効果\n\n投資は稼働後2年目に回収する見込みである。\n"
+    )
+    assert together.criterion("KPI").level == 3
+    assert scattered.criterion("KPI").level == 2
