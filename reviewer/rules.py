@@ -677,14 +677,20 @@ def detect_kind(corpus: Corpus, rubric: Rubric) -> str:
     lead = _lead(corpus)
     for kind, rule in rubric.settings.kinds.items():
         title_hits = corpus.hits(rule.title)
-        titled[kind] = sum(1 for i in title_hits if i in lead)
-        # A section heading early on ("2-1. PoCの実施状況" in minutes) only hints at the kind.
-        early = sum(
+        # The title (the first unit, or a heading among the first) names the kind; a cover line
+        # ("作成：PoC事務局") or a section heading early on ("2-1. PoCの実施状況") only hints at it.
+        titled[kind] = sum(
             1
             for i in title_hits
-            if i not in lead and corpus.units[i].block.kind == "heading" and i < 40
+            if i in lead and (i == 0 or corpus.units[i].block.kind == "heading")
         )
-        scores[kind] += 3 * titled[kind] + early + min(5, len(corpus.hits(rule.body)))
+        hints = sum(
+            1
+            for i in title_hits
+            if (i in lead or corpus.units[i].block.kind == "heading" and i < 40)
+            and not (i == 0 or i in lead and corpus.units[i].block.kind == "heading")
+        )
+        scores[kind] += 6 * titled[kind] + hints + min(5, len(corpus.hits(rule.body)))
     best, score = max(scores.items(), key=lambda kv: (kv[1], titled[kv[0]], kv[0] == "proposal"))
     return best if score > 0 else "proposal"
 

@@ -258,3 +258,12 @@ def test_aspects_scattered_one_per_section_do_not_add_up():
     )
     assert together.criterion("KPI").level == 3
     assert scattered.criterion("KPI").level == 2
+
+
+def test_a_report_on_a_poc_is_a_report():
+    review = review_markdown(
+        "# 生成AI PoC 月次進捗報告（第3回）\n\n- 報告日：2026年2月20日\n- 作成：業務改革部 PoC事務局\n\n"
+        "## 1. 今月の状況\n\nPoCの対象は2部署で、今月の実績は処理件数420件だった。PoC期間は3月末まで。\n\n"
+        "## 2. PoCの課題\n\n回答案の誤りが残る。PoCの判定会議は3月に開く。\n"
+    )
+    assert review.document.kind == "progress_report"
