@@ -26,7 +26,7 @@ DISPUTES_BLOCK_APPROVAL = 3
 
 # How many quotes a criterion shows at most.
 MAX_EVIDENCE = 4
-# Concrete aspects credited from outside the heading that says most about a criterion.
+# Concrete aspects credited from outside the section that says most about a criterion.
 SCATTERED_ASPECTS = 1
 
 

@@ -7,7 +7,7 @@ A criterion is judged from the sentences that discuss it and how concretely they
 - an aspect is *mentioned* by an on-topic unit that matches the aspect's patterns, and *concrete*
   when that unit also carries a signal the aspect needs (numbers with units, dates, owners,
   thresholds, frequencies, procedures, systems) and no deferral or name-only phrasing;
-- the level counts concrete aspects, gathered under the heading that says most about the
+- the level counts concrete aspects, gathered in the section that says most about the
   criterion plus one from elsewhere; a commitment to the failure pattern itself (a red flag)
   brings it down, to 0 when nothing concrete was said.
 """
@@ -58,6 +58,7 @@ class Corpus:
     index: LiteralIndex
     under_heading: dict[int, list[int]] = field(default_factory=dict)  # heading unit -> units below
     under_header: dict[str, list[int]] = field(default_factory=dict)  # table header -> its rows
+    section_depth: int = 1  # the heading level that first divides the document into sections
     _hits: dict[int, dict[int, list[tuple[int, int]]]] = field(default_factory=dict)
     _header_hits: dict[tuple[int, str], bool] = field(default_factory=dict)
 
@@ -280,13 +281,24 @@ def build_corpus(doc: Document, rubric: Rubric) -> Corpus:
         declared = _declared_unit(normalize(block.text)) or declared
         for sentence in split_sentences(block.text):
             units.append(Unit(len(units), sentence, normalize(sentence), block, heading))
-    corpus = Corpus(units, LiteralIndex(units, rubric))
+    corpus = Corpus(units, LiteralIndex(units, rubric), section_depth=_section_depth(doc))
     for unit in units:
         if unit.heading is not None:
             corpus.under_heading.setdefault(unit.heading, []).append(unit.index)
         if unit.header:
             corpus.under_header.setdefault(unit.header, []).append(unit.index)
     return corpus
+
+
+def _section_depth(doc: Document) -> int:
+    """The first heading level with two or more distinct headings: under a single title heading,
+    the document's sections are one level down."""
+    paths = [b.location.section for b in doc.blocks if b.location.section]
+    deepest = max((len(p) for p in paths), default=1)
+    for depth in range(1, deepest + 1):
+        if len({tuple(p[:depth]) for p in paths if len(p) >= depth}) > 1:
+            return depth
+    return deepest
 
 
 @dataclass
@@ -427,7 +439,7 @@ class Engine:
                 if signals & needed:
                     concrete[aspect.id].append((unit, len(signals)))
 
-        n_concrete = _gathered(concrete)
+        n_concrete = _gathered(concrete, corpus.section_depth)
         level = 0
         if n_concrete >= crit.needed_for(3):
             level = 3
@@ -640,15 +652,16 @@ class Engine:
         return f"Searched {where} for: {terms} — none found"
 
 
-def _gathered(concrete: dict[str, list[tuple[Unit, int]]]) -> int:
-    """How many aspects are concrete, counted where the criterion is discussed: those under the
-    heading that says most about it, and at most one more from anywhere else. A long document's
-    stray concrete sentences, one per section, do not add up to a plan (a short passage, under one
-    heading, is counted whole)."""
-    under: dict[int | None, set[str]] = {}
+def _gathered(concrete: dict[str, list[tuple[Unit, int]]], depth: int) -> int:
+    """How many aspects are concrete, counted where the criterion is discussed: those in the
+    section that says most about it (its subsections included), and at most one more from
+    anywhere else. A long document's stray concrete sentences, one per section, do not add up to
+    a plan; a short passage, in one section, is counted whole. `depth` is the heading level that
+    divides the document into sections (2 under a single title heading)."""
+    under: dict[tuple[str, ...], set[str]] = {}
     for aspect, items in concrete.items():
         for unit, _ in items:
-            under.setdefault(unit.heading, set()).add(aspect)
+            under.setdefault(tuple(unit.block.location.section[:depth]), set()).add(aspect)
     found = sum(1 for items in concrete.values() if items)
     if not under:
         return 0

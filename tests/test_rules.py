@@ -267,3 +267,14 @@ def test_a_report_on_a_poc_is_a_report():
         "## 2. PoCの課題\n\n回答案の誤りが残る。PoCの判定会議は3月に開く。\n"
     )
     assert review.document.kind == "progress_report"
+
+
+def test_subsections_of_one_section_count_together():
+    review = review_markdown(
+        "# 業務改善計画\n\n## 1. 背景\n\n経理部では請求書を処理している。\n\n## 2. 評価指標\n\n"
+        "### 2.1 現状\n\n請求書1件の処理時間は現状で平均14分かかっている。\n\n"
+        "### 2.2 目標\n\n処理時間を6分以内にする。\n\n"
+        "### 2.3 測り方\n\n処理時間は会計システムのログから毎月末に集計する。\n\n"
+        "## 3. 体制\n\n経理部の担当者3名が参加する。\n"
+    )
+    assert review.criterion("KPI").level == 3
