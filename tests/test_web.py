@@ -303,9 +303,12 @@ def test_413_for_a_chunked_upload_from_a_real_client(server):
         headers={"content-type": "multipart/form-data; boundary=b"},
         timeout=30,
     )
-    assert r.status_code == 413 and r.json() == {
-        "error": "the upload is larger than the limit of 1 MB"
-    }
+    # The body limit or the file limit inside it, whichever the arriving chunks cross first.
+    assert r.status_code == 413
+    assert r.json()["error"] in (
+        "the upload is larger than the limit of 1 MB",
+        "the file is larger than 1 MB",
+    )
     assert_alive(server)
 
 
