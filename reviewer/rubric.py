@@ -477,8 +477,17 @@ def _load_yaml(path: Path) -> object:
         ) from None
 
 
-def _validate(model: type[BaseModel], path: Path, trusted: bool = False) -> BaseModel:
-    data = _load_yaml(path)
+def _validate(
+    model: type[BaseModel], path: Path, trusted: bool = False, parsed: dict | None = None
+) -> BaseModel:
+    """Validate one rubric file; `parsed` holds files already read (from the stamp, or filled
+    here for it), keyed by name."""
+    if parsed is not None and path.name in parsed:
+        data = parsed[path.name]
+    else:
+        data = _load_yaml(path)
+        if parsed is not None:
+            parsed[path.name] = data
     try:
         return model.model_validate(data, context={"compiled": trusted})
     except ValidationError as exc:
@@ -488,7 +497,7 @@ def _validate(model: type[BaseModel], path: Path, trusted: bool = False) -> Base
 
 
 _cache: dict[Path, Rubric] = {}
-_STAMP_FORMAT = 2  # bump when required_literals() changes what it extracts
+_STAMP_FORMAT = 3  # bump when required_literals() or the stamp's layout changes
 
 
 def _fingerprint(files: list[Path]) -> str:
@@ -501,10 +510,11 @@ def _fingerprint(files: list[Path]) -> str:
 def load_rubric(directory: Path | None = None) -> Rubric:
     """Load and validate the rubric folder; errors name the file and the field.
 
-    Compiling several hundred patterns dominates start-up, so a rubric that loaded cleanly once
-    leaves a small file in the cache folder (its fingerprint and each pattern's required
-    literals, nothing of any document); the next start skips the compile check and compiles
-    each pattern only when a unit could match it.
+    Reading the YAML and compiling several hundred patterns dominate start-up, so a rubric that
+    loaded cleanly once leaves a small file in the cache folder (its fingerprint, the parsed
+    rubric files and each pattern's required literals, nothing of any document); the next start
+    reads that instead of the YAML, skips the compile check and compiles each pattern only when
+    a unit could match it.
     """
     root = (directory or data_dir("rubrics")).resolve()
     if root in _cache:
@@ -520,13 +530,17 @@ def load_rubric(directory: Path | None = None) -> Rubric:
         fingerprint = ""
     stamp = cache_dir() / f"rubric-{fingerprint}.json"
     trusted = False
+    parsed: dict = {}
     if fingerprint and stamp.is_file():
         try:
-            _LITERALS.update(json.loads(stamp.read_text(encoding="utf-8")))
-            trusted = True
-        except (OSError, ValueError):
+            saved = json.loads(stamp.read_text(encoding="utf-8"))
+            literals, files_read = saved["literals"], saved["files"]
+        except (OSError, ValueError, KeyError, TypeError):
             pass
-    rubric = _load(root, trusted)
+        else:
+            _LITERALS.update(literals)
+            parsed, trusted = files_read, True
+    rubric = _load(root, trusted, parsed)
     if fingerprint and not trusted:
         literals = {
             c.pattern: _LITERALS[c.pattern]  # as extracted, before the selectivity filter
@@ -536,23 +550,24 @@ def load_rubric(directory: Path | None = None) -> Rubric:
         try:
             stamp.parent.mkdir(parents=True, exist_ok=True)
             tmp = stamp.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(literals, ensure_ascii=False), encoding="utf-8")
+            saved = {"literals": literals, "files": parsed}
+            tmp.write_text(json.dumps(saved, ensure_ascii=False), encoding="utf-8")
             tmp.replace(stamp)
             for old in stamp.parent.glob("rubric-*.json"):
                 if old != stamp:
                     old.unlink(missing_ok=True)  # stamps of earlier rubric versions
-        except OSError:
-            pass  # a read-only home only costs start-up time
+        except (OSError, TypeError, ValueError):
+            pass  # a read-only home (or data JSON cannot hold) only costs start-up time
     _cache[root] = rubric
     return rubric
 
 
-def _load(root: Path, trusted: bool) -> Rubric:
-    settings = _validate(Settings, root / "rubric.yaml", trusted)
-    signals = _validate(Signals, root / "signals.yaml", trusted)
+def _load(root: Path, trusted: bool, parsed: dict) -> Rubric:
+    settings = _validate(Settings, root / "rubric.yaml", trusted, parsed)
+    signals = _validate(Signals, root / "signals.yaml", trusted, parsed)
     by_id: dict[str, Criterion] = {}
     for path in sorted((root / "criteria").glob("*.yaml")):
-        crit = _validate(Criterion, path, trusted)
+        crit = _validate(Criterion, path, trusted, parsed)
         assert isinstance(crit, Criterion)
         if path.stem != crit.id:
             raise RubricError(str(path), "id", f"file name must match the id ({crit.id}.yaml)")

@@ -139,3 +139,29 @@ def test_start_up_stamp_changes_nothing(tmp_path):
     assert list(tmp_path.glob("rubric-*.json")), "no stamp written"
     second = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
     assert json.loads(first) == json.loads(second)
+
+
+def test_the_stamped_rubric_equals_the_yaml_and_a_broken_stamp_is_ignored(tmp_path):
+    """The stamp carries the parsed rubric files; loading from it must give the same rubric, and a
+    damaged stamp must only cost the start-up time."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import json\n"
+        "from reviewer.rubric import load_rubric\n"
+        "print(json.dumps(load_rubric().model_dump(mode='json'), sort_keys=True))\n"
+    )
+    env = {**os.environ, "REVIEWER_CACHE_DIR": str(tmp_path)}
+
+    def dump():
+        return subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+        ).stdout
+
+    from_yaml = dump()
+    (stamp,) = tmp_path.glob("rubric-*.json")
+    assert dump() == from_yaml
+    stamp.write_text('{"literals": {}, "files": {"rubric.yaml": 7', encoding="utf-8")
+    assert dump() == from_yaml
