@@ -477,17 +477,12 @@ def _load_yaml(path: Path) -> object:
         ) from None
 
 
-def _validate(
-    model: type[BaseModel], path: Path, trusted: bool = False, parsed: dict | None = None
-) -> BaseModel:
-    """Validate one rubric file; `parsed` holds files already read (from the stamp, or filled
-    here for it), keyed by name."""
-    if parsed is not None and path.name in parsed:
-        data = parsed[path.name]
-    else:
-        data = _load_yaml(path)
-        if parsed is not None:
-            parsed[path.name] = data
+def _validate(model: type[BaseModel], path: Path, trusted: bool, parsed: dict) -> BaseModel:
+    """Validate one rubric file; `parsed` holds the files already read (from the stamp), keyed by
+    name, and gets this one if it had to be read (for the next stamp)."""
+    if path.name not in parsed:
+        parsed[path.name] = _load_yaml(path)
+    data = parsed[path.name]
     try:
         return model.model_validate(data, context={"compiled": trusted})
     except ValidationError as exc:

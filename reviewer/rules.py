@@ -526,9 +526,7 @@ class Engine:
     @staticmethod
     def _leading(crit: Criterion, in_unit: list[int], in_ctx: list[int]) -> int:
         """How many aspects that can place a unit on the topic (not supporting ones) it touches."""
-        return sum(1 for i in in_unit if not crit.aspects[i].supporting) + sum(
-            1 for i in in_ctx if not crit.aspects[i].supporting
-        )
+        return sum(not crit.aspects[i].supporting for i in (*in_unit, *in_ctx))
 
     def _concrete_alone(
         self, crit: Criterion, unit: Unit, in_unit: list[int], aspect_hits: list[dict]
@@ -689,20 +687,15 @@ def detect_kind(corpus: Corpus, rubric: Rubric) -> str:
     titled: Counter[str] = Counter()  # hits in the title and cover: they break a tie
     lead = _lead(corpus)
     for kind, rule in rubric.settings.kinds.items():
-        title_hits = corpus.hits(rule.title)
-        # The title (the first unit, or a heading among the first) names the kind; a cover line
-        # ("作成：PoC事務局") or a section heading early on ("2-1. PoCの実施状況") only hints at it.
-        titled[kind] = sum(
-            1
-            for i in title_hits
-            if i in lead and (i == 0 or corpus.units[i].block.kind == "heading")
-        )
-        hints = sum(
-            1
-            for i in title_hits
-            if (i in lead or corpus.units[i].block.kind == "heading" and i < 40)
-            and not (i == 0 or i in lead and corpus.units[i].block.kind == "heading")
-        )
+        hints = 0
+        for i in corpus.hits(rule.title):
+            heading = corpus.units[i].block.kind == "heading"
+            # The title (the first unit, or a heading among the first) names the kind; a cover
+            # line ("作成：PoC事務局") or an early section heading ("2-1. PoCの実施状況") hints at it.
+            if i in lead and (i == 0 or heading):
+                titled[kind] += 1
+            elif i in lead or heading and i < 40:
+                hints += 1
         scores[kind] += 6 * titled[kind] + hints + min(5, len(corpus.hits(rule.body)))
     best, score = max(scores.items(), key=lambda kv: (kv[1], titled[kv[0]], kv[0] == "proposal"))
     return best if score > 0 else "proposal"
